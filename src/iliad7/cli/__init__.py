@@ -1,0 +1,27 @@
+"""The `iliad7` command: one entry point, one sub-command per capability.
+
+Sub-command modules import their heavy dependencies (Django, statistics)
+inside the command functions, so that `iliad7 score` and `iliad7 screen`
+start fast enough to be called once per record by outside scripts.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from iliad7.cli import protocol as protocol_cli
+from iliad7.cli import rules as rules_cli
+
+app = typer.Typer(
+    name="iliad7",
+    help="ILIAD-7-US-O (NCT04426201): protocol, clinical rules, trial database and analysis.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+rules_cli.register(app)
+protocol_cli.register(app)
+
+
+def main() -> None:
+    app()

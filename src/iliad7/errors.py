@@ -1,0 +1,55 @@
+"""One documented exception hierarchy for iliad7.
+
+Every refusal the trial software makes is one of these, so that the CLI, the
+web views and the API can turn it into an exit status, an HTTP status or a
+form error without guessing. `InputError` names the field that was wrong.
+"""
+
+from __future__ import annotations
+
+
+class Iliad7Error(Exception):
+    """Base of every error iliad7 raises on purpose."""
+
+
+class InputError(Iliad7Error, ValueError):
+    """A caller gave a value that cannot be used; `field` names it (CLI exit 2)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+class NotFound(Iliad7Error):
+    """The thing does not exist, or the user may not know that it exists."""
+
+
+class AccessDenied(Iliad7Error):
+    """The user is known, but none of their roles at that site allows the action."""
+
+
+class InvalidTransition(Iliad7Error):
+    """A participant status change the protocol's state machine does not allow."""
+
+    def __init__(self, from_status: str, to_status: str, allowed: tuple[str, ...]) -> None:
+        allowed_text = ", ".join(allowed) if allowed else "none (final status)"
+        super().__init__(
+            f"cannot change participant status from {from_status!r} to {to_status!r}; "
+            f"allowed from {from_status!r}: {allowed_text}"
+        )
+        self.from_status = from_status
+        self.to_status = to_status
+        self.allowed = allowed
+
+
+class ReauthenticationFailed(Iliad7Error):
+    """A signature's password or second factor did not match; `field` names which."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+
+
+class BackupError(Iliad7Error):
+    """A backup or restore could not be made (missing tool, wrong file kind)."""
