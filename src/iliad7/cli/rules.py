@@ -121,8 +121,10 @@ def _fail(lines: list[str]) -> None:
     raise typer.Exit(EXIT_BAD_INPUT)
 
 
-def judge(kind: str, data: bytes, jobs: int = 1) -> bytes:
-    """Validate ``data`` (JSON) for ``kind`` and return the JSON results; exits 2 on bad input."""
+def judge(kind: str, data: bytes, jobs: int = 1) -> list[bytes]:
+    """Validate ``data`` (JSON) for ``kind`` and return the JSON results, in pieces to be written
+    one after the other (a batch's output is hundreds of megabytes: joining would copy it);
+    exits 2 on bad input."""
     rule = _rule(kind)
     head = data.lstrip()[:1]
     batch = head == b"["
@@ -136,43 +138,101 @@ def judge(kind: str, data: bytes, jobs: int = 1) -> bytes:
         _fail(["input: expected a JSON object or an array of objects"])
     try:
         if batch:
-            return judge_batch(rule, rule.many.validate_json(data), jobs)
-        return orjson.dumps(rule.judge(rule.one.validate_json(data)))
+            return judge_array(rule, data, jobs)
+        return [orjson.dumps(rule.judge(rule.one.validate_json(data)))]
     except ValidationError as exc:
         _fail(describe(exc, batch))
         raise AssertionError from exc  # unreachable
 
 
-PARALLEL_FROM = 20_000  # below this, starting a second process costs more than it saves
-_BATCH: tuple[Rule, list[Any]] | None = None  # inherited by forked workers, never pickled
+PARALLEL_FROM_BYTES = 4_000_000  # about 3,000 screening records: below this a second process costs more than it saves
+_SEPARATOR = re.compile(rb"\}\s*,\s*\{")
+_PARTS: tuple[Rule, list[bytes]] | None = None  # inherited by forked workers, never pickled
 
 
-def _judge_slice(bounds: tuple[int, int]) -> bytes:
-    assert _BATCH is not None
-    rule, items = _BATCH
-    return orjson.dumps([rule.judge(item) for item in items[bounds[0] : bounds[1]]])[1:-1]
+def split_array(data: bytes, parts: int) -> list[bytes] | None:
+    """Cut a JSON array of objects into ``parts`` smaller arrays at top-level separators.
 
-
-def judge_batch(rule: Rule, items: list[Any], jobs: int) -> bytes:
-    """Judge a validated batch, on ``jobs`` forked processes when the batch is large.
-
-    Workers inherit the validated records by fork (nothing is pickled on the way
-    in) and return the JSON of their slice, joined here in input order.
+    Depth is counted by brackets, ignoring strings; a cut that lands inside a
+    string or a nested array only makes a part invalid JSON, which the caller
+    detects (and then judges the whole array in one process), so a wrong cut
+    can cost time but never change a result.
     """
-    global _BATCH
-    gc.disable()  # the batch is short-lived; collecting a heap of live records costs a third of the time
-    jobs = min(jobs, os.cpu_count() or 1)
-    if jobs <= 1 or len(items) < PARALLEL_FROM or "fork" not in mp.get_all_start_methods():
-        return orjson.dumps([rule.judge(item) for item in items])
-    _BATCH = (rule, items)
+    open_at, close_at = data.find(b"["), data.rfind(b"]")
+    cuts: list[re.Match[bytes]] = []
+    depth, counted_to = 0, 0
+    for k in range(1, parts):
+        position = max(open_at + 1, k * len(data) // parts, cuts[-1].end() if cuts else 0)
+        while (found := _SEPARATOR.search(data, position, close_at)) is not None:
+            end = found.start() + 1
+            for opener, closer in ((b"[", b"]"), (b"{", b"}")):
+                depth += data.count(opener, counted_to, end) - data.count(closer, counted_to, end)
+            counted_to = end
+            if depth == 1:  # just closed a record of the outer array
+                cuts.append(found)
+                break
+            position = found.end() - 1
+        else:
+            break
+    if not cuts:
+        return None
+    pieces = [data[: cuts[0].start() + 1] + b"]"]
+    for left, right in zip(cuts, [*cuts[1:], None], strict=True):
+        stop = right.start() + 1 if right is not None else len(data)
+        body = data[left.end() - 1 : stop]
+        pieces.append(b"[" + body + (b"]" if right is not None else b""))
+    return pieces
+
+
+def _judge_part(index: int) -> bytes | None:
+    """The JSON body (without brackets) of one part's results, or None if the part is not valid."""
+    assert _PARTS is not None
+    rule, parts = _PARTS
     try:
-        step = -(-len(items) // jobs)
-        bounds = [(start, min(start + step, len(items))) for start in range(0, len(items), step)]
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("fork")) as pool:
-            parts = list(pool.map(_judge_slice, bounds))
-    finally:
-        _BATCH = None
-    return b"[" + b",".join(part for part in parts if part) + b"]"
+        items = rule.many.validate_json(parts[index])
+    except ValidationError:
+        return None
+    return orjson.dumps([rule.judge(item) for item in items])[1:-1]
+
+
+def judge_array(rule: Rule, data: bytes, jobs: int) -> list[bytes]:
+    """Validate and judge a JSON array, on ``jobs`` processes when it is large.
+
+    Each forked worker validates and judges its own part of the raw input, so
+    nothing is pickled on the way in. If any part is not valid on its own, the
+    whole array is validated again in one process: error messages then carry
+    the record's index in the whole input.
+    """
+    global _PARTS
+    gc.disable()  # a short-lived batch: collecting a heap of live records would cost a third of the time
+    jobs = min(jobs, os.cpu_count() or 1)
+    parts = None
+    if jobs > 1 and len(data) >= PARALLEL_FROM_BYTES and "fork" in mp.get_all_start_methods():
+        parts = split_array(data, jobs)
+    if parts is not None:
+        _PARTS = (rule, parts)
+        try:
+            with ProcessPoolExecutor(max_workers=len(parts) - 1, mp_context=mp.get_context("fork")) as pool:
+                others = pool.map(_judge_part, range(1, len(parts)))
+                first = _judge_part(0)
+                bodies = [first, *others]
+        finally:
+            _PARTS = None
+        if all(body is not None for body in bodies):
+            pieces = [b"["]
+            for body in bodies:
+                if body:
+                    pieces.extend((b"," if len(pieces) > 1 else b"", body))
+            return [*pieces, b"]"]
+    return [orjson.dumps([rule.judge(item) for item in rule.many.validate_json(data)])]
+
+
+def _write(pieces: list[bytes]) -> None:
+    out = sys.stdout.buffer
+    for piece in pieces:
+        out.write(piece)
+    out.write(b"\n")
+    out.flush()
 
 
 InputOption = Annotated[
@@ -188,7 +248,7 @@ def register(app: typer.Typer) -> None:
         input_file: InputOption = None,
     ) -> None:
         """Compute a clinical score (clinical-rules section 2) for a JSON object or array."""
-        sys.stdout.buffer.write(judge(kind.value, _read(input_file)) + b"\n")
+        _write(judge(kind.value, _read(input_file)))
 
     @app.command("screen")
     def screen(
@@ -199,7 +259,7 @@ def register(app: typer.Typer) -> None:
         ] = os.cpu_count() or 1,
     ) -> None:
         """Judge screening records against the eligibility criteria (clinical-rules section 3)."""
-        sys.stdout.buffer.write(judge("screen", _read(input_file), jobs) + b"\n")
+        _write(judge("screen", _read(input_file), jobs))
 
     @app.command("demo")
     def demo() -> None:

@@ -5,8 +5,9 @@ that the inputs present already decide is decided, whatever else is missing.
 An inclusion criterion passes when its condition holds; an exclusion criterion
 fails when its condition applies. Every result carries a reason a coordinator
 can read and, when unknown, the fields that are missing (as paths such as
-``alc[0].value``). Results that depend on no value are built once and shared:
-the batch contract judges 100,000 records in seconds.
+``alc[0].value``). Results are built once per distinct outcome (``functools.cache`` on the
+functions that word them) and shared: the batch contract judges 100,000
+records in seconds, and most criteria have only a handful of distinct outcomes.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from functools import cache
 from typing import Literal
 
 from iliad7.eligibility.calendar import (
@@ -148,9 +150,14 @@ def inc_consent(record: ScreeningRecord) -> CriterionResult:
     ]
     if gaps:
         return CriterionResult(cid, "unknown", "consent not fully recorded", tuple(gaps))
+    return _consent_given(kind, by)
+
+
+@cache
+def _consent_given(kind: str | None, by: str | None) -> CriterionResult:
     written = "written" if kind == "written" else "emergency oral"
     who = "the participant" if by == "participant" else "a legally authorized representative"
-    return CriterionResult(cid, "pass", f"{written} consent by {who}, re-consent anticipated")
+    return CriterionResult("INC-CONSENT", "pass", f"{written} consent by {who}, re-consent anticipated")
 
 
 _ONCOLOGY_TEXT = (
@@ -217,15 +224,20 @@ def inc_oncology(record: ScreeningRecord) -> CriterionResult:
         _oncology_flag(history, "new_untreated_biopsy_proven_malignancy", missing),
     )
     holds = any_of(truths)
-    if holds:
-        reasons = [text for truth, text in zip(truths, _ONCOLOGY_TEXT, strict=True) if truth]
-        return CriterionResult(cid, "pass", "; ".join(reasons))
-    if holds is False:
-        return CriterionResult(cid, "fail", "no qualifying cancer therapy or diagnosis (none of a-f holds)")
+    if holds is not None:
+        return _oncology_decided(truths)
     return CriterionResult(
         cid, "unknown", "none of a-f holds among those recorded; the others are not recorded",
         tuple(dict.fromkeys(missing)),
     )  # fmt: skip
+
+
+@cache
+def _oncology_decided(truths: tuple[Truth, ...]) -> CriterionResult:
+    if any(truths):
+        reasons = [text for truth, text in zip(truths, _ONCOLOGY_TEXT, strict=True) if truth]
+        return CriterionResult("INC-ONCOLOGY", "pass", "; ".join(reasons))
+    return CriterionResult("INC-ONCOLOGY", "fail", "no qualifying cancer therapy or diagnosis (none of a-f holds)")
 
 
 def inc_age(record: ScreeningRecord) -> CriterionResult:
@@ -233,7 +245,11 @@ def inc_age(record: ScreeningRecord) -> CriterionResult:
     if t0 is None or birth is None:
         gaps = tuple(name for name, v in (("baseline_time", t0), ("birth_date", birth)) if v is None)
         return unknown("INC-AGE", "age at baseline cannot be computed", *gaps)
-    age = completed_years(birth, t0.date())
+    return _age_result(completed_years(birth, t0.date()))
+
+
+@cache
+def _age_result(age: int) -> CriterionResult:
     if age < AGE_MIN:
         return CriterionResult("INC-AGE", "fail", f"age {age} at baseline is below 25")
     if age > AGE_MAX:
@@ -310,27 +326,28 @@ def inc_hypoxemia(record: ScreeningRecord) -> CriterionResult:
         return unknown(cid, "respiratory support not recorded", *missing, "respiratory_support")
     if device is None:
         return unknown(cid, "respiratory support device not recorded", *missing, "respiratory_support.device")
+    flow = support.get("oxygen_flow_lpm") if device in LOW_FLOW else None
+    if device in LOW_FLOW and flow is None:
+        label = device.replace("_", " ")
+        return unknown(cid, f"{label} oxygen flow not recorded", *missing, "respiratory_support.oxygen_flow_lpm")
+    return _hypoxemia_result(hospitalized, device, flow)
+
+
+@cache
+def _hypoxemia_result(hospitalized: bool | None, device: str, flow: float | None) -> CriterionResult:
+    cid = "INC-HYPOXEMIA"
     label = device.replace("_", " ")
     if device in HIGH_SUPPORT:
-        needs: Truth = True
         detail = label
     elif device in LOW_FLOW:
-        flow = support.get("oxygen_flow_lpm")
-        if flow is None:
-            return unknown(
-                cid,
-                f"{label} oxygen flow not recorded",
-                *missing,
-                "respiratory_support.oxygen_flow_lpm",
-            )
-        needs = exact(flow) > OXYGEN_FLOW_ABOVE_LPM
-        detail = f"{label} oxygen at {grouped(exact(flow))} L/min"
-        if not needs:
+        assert flow is not None
+        detail = f"{label} oxygen at {grouped(flow)} L/min"
+        if not exact(flow) > OXYGEN_FLOW_ABOVE_LPM:
             return CriterionResult(cid, "fail", f"{detail} is not above 4 L/min")
     else:
         return CriterionResult(cid, "fail", "no supplemental oxygen")
     if hospitalized is None:
-        return unknown(cid, f"on {detail}; hospitalization not recorded", "hospitalized")
+        return CriterionResult(cid, "unknown", f"on {detail}; hospitalization not recorded", ("hospitalized",))
     return CriterionResult(cid, "pass", f"hospitalized on {detail}")
 
 
@@ -445,6 +462,12 @@ def exc_toxicity(record: ScreeningRecord) -> CriterionResult:
     if grade is None:
         return unknown(cid, "unresolved prior-therapy toxicity grade not recorded",
                        "max_unresolved_prior_therapy_toxicity_grade")  # fmt: skip
+    return _toxicity_result(grade)
+
+
+@cache
+def _toxicity_result(grade: int) -> CriterionResult:
+    cid = "EXC-TOXICITY"
     if grade >= TOXICITY_GRADE_EXCLUDES:
         return CriterionResult(cid, "fail", f"unresolved grade {grade} toxicity from prior therapy (grade 3 or more)")
     return CriterionResult(cid, "pass", f"highest unresolved prior-therapy toxicity is grade {grade}")
@@ -473,6 +496,12 @@ def exc_refractory_hypoxia(record: ScreeningRecord) -> CriterionResult:
     if hours is None:
         return unknown(cid, "hours of SpO2 <= 85% on maximal therapy not recorded",
                        "hours_spo2_at_or_below_85_on_maximal_therapy")  # fmt: skip
+    return _hypoxia_result(hours)
+
+
+@cache
+def _hypoxia_result(hours: float) -> CriterionResult:
+    cid = "EXC-REFRACTORY-HYPOXIA"
     shown = grouped(hours)
     if exact(hours) > REFRACTORY_HYPOXIA_HOURS_ABOVE:
         return CriterionResult(cid, "fail", f"{shown} h with SpO2 <= 85% on maximal therapy is more than 6 h")
@@ -484,7 +513,7 @@ def exc_prolonged_mv(record: ScreeningRecord) -> CriterionResult:
     support = record.get("respiratory_support")
     device = None if support is None else support.get("device")
     if device is not None and device not in VENTILATED:
-        return CriterionResult(cid, "pass", f"not ventilated ({device.replace('_', ' ')})")
+        return _not_ventilated(device)
     start = record.get("mechanical_ventilation_start")
     if start is None:
         if device is not None:
@@ -510,6 +539,11 @@ def exc_prolonged_mv(record: ScreeningRecord) -> CriterionResult:
             "respiratory_support.device",
         )  # fmt: skip
     return CriterionResult(cid, "fail", f"invasive ventilation started {hours} before baseline (168 h or more)")
+
+
+@cache
+def _not_ventilated(device: str) -> CriterionResult:
+    return CriterionResult("EXC-PROLONGED-MV", "pass", f"not ventilated ({device.replace('_', ' ')})")
 
 
 exc_dialysis = flag_criterion(
@@ -542,6 +576,12 @@ def exc_sofa(record: ScreeningRecord) -> CriterionResult:
                 gaps,
             )
         value = low
+    return _sofa_result(value)
+
+
+@cache
+def _sofa_result(value: int) -> CriterionResult:
+    cid = "EXC-SOFA"
     if value >= SOFA_EXCLUDES:
         return CriterionResult(cid, "fail", f"baseline SOFA {value} is 9 or more")
     return CriterionResult(cid, "pass", f"baseline SOFA {value} is below 9")
@@ -609,10 +649,13 @@ def exc_news2_rise(record: ScreeningRecord) -> CriterionResult:
         )
     if pair is None:
         return CriterionResult(cid, "pass", "no two NEWS2 scores at different times within the 72 h before baseline")
+    return _news2_rise_below(rise)
+
+
+@cache
+def _news2_rise_below(rise: int) -> CriterionResult:
     return CriterionResult(
-        cid,
-        "pass",
-        f"largest NEWS2 rise within the 72 h before baseline is {rise:+d} (not more than 6)",
+        "EXC-NEWS2-RISE", "pass", f"largest NEWS2 rise within the 72 h before baseline is {rise:+d} (not more than 6)"
     )
 
 
@@ -652,6 +695,12 @@ def exc_frailty(record: ScreeningRecord) -> CriterionResult:
     cfs = record.get("clinical_frailty_scale")
     if cfs is None:
         return unknown(cid, "Clinical Frailty Scale not recorded", "clinical_frailty_scale")
+    return _frailty_result(cfs)
+
+
+@cache
+def _frailty_result(cfs: int) -> CriterionResult:
+    cid = "EXC-FRAILTY"
     if cfs >= FRAILTY_EXCLUDES:
         return CriterionResult(cid, "fail", f"Clinical Frailty Scale {cfs} at admission is 6 or more")
     return CriterionResult(cid, "pass", f"Clinical Frailty Scale {cfs} at admission is below 6")

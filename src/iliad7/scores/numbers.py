@@ -30,8 +30,12 @@ def round_half_up(value: Decimal, quantum: Decimal = ONE_DECIMAL) -> Decimal:
 
 def grouped(value: Decimal | int | float) -> str:
     """A number as a coordinator reads it: thousands grouped, no trailing zeros."""
-    if type(value) is int:
+    kind = type(value)
+    if kind is int:
         return f"{value:,}"
+    if kind is float:
+        # str() of a float is its shortest repr, i.e. the literal the sender wrote
+        return f"{int(value):,}" if value.is_integer() else f"{value:,}"
     number = exact(value)
     if number == number.to_integral_value():
         return f"{int(number):,}"
