@@ -22,7 +22,8 @@ lint: install
 	$(BIN)/ruff format --check src tests bench
 
 typecheck: install
-	$(BIN)/mypy src/iliad7/scores src/iliad7/eligibility src/iliad7/protocol
+	$(BIN)/mypy src/iliad7/scores src/iliad7/eligibility src/iliad7/protocol \
+		src/iliad7/randomization src/iliad7/dosing src/iliad7/schedule
 
 unit: install
 	$(BIN)/python -m pytest

@@ -5,7 +5,14 @@ from __future__ import annotations
 import subprocess
 import sys
 
-PURE = ["iliad7.scores", "iliad7.eligibility", "iliad7.protocol"]
+PURE = [
+    "iliad7.scores",
+    "iliad7.eligibility",
+    "iliad7.protocol",
+    "iliad7.randomization",
+    "iliad7.dosing",
+    "iliad7.schedule",
+]
 FORBIDDEN = ["django", "ninja", "psycopg", "sqlite3"]
 
 

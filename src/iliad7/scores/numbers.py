@@ -30,10 +30,11 @@ def round_half_up(value: Decimal, quantum: Decimal = ONE_DECIMAL) -> Decimal:
 
 def grouped(value: Decimal | int | float) -> str:
     """A number as a coordinator reads it: thousands grouped, no trailing zeros."""
-    kind = type(value)
-    if kind is int:
+    if isinstance(value, bool):
+        raise TypeError(f"not a number: {value!r}")
+    if isinstance(value, int):
         return f"{value:,}"
-    if kind is float:
+    if isinstance(value, float):
         # str() of a float is its shortest repr, i.e. the literal the sender wrote
         return f"{int(value):,}" if value.is_integer() else f"{value:,}"
     number = exact(value)

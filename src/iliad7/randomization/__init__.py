@@ -1,0 +1,42 @@
+"""Allocation list generation for the IRT: pure, seeded, re-derivable (issue 4).
+
+    from iliad7.protocol import load_protocol
+    from iliad7.randomization import generate_allocation_list, protocol_strata, allocation_csv
+    protocol = load_protocol()
+    slots = generate_allocation_list(
+        protocol.randomization, protocol_strata(protocol.sites), seed=seed, slots_per_stratum=60
+    )
+    allocation_csv(slots, {})  # the export CSV, byte-identical for the same seed
+
+No Django and no database here: storing the list concealed, assigning the next
+slot under a row lock and exporting it by role are the store's actions.
+"""
+
+from iliad7.randomization.allocation import (
+    KIT_ALPHABET,
+    KIT_CODE_LENGTH,
+    AllocationDesign,
+    Slot,
+    generate_allocation_list,
+    protocol_strata,
+    verify_balance,
+    verify_unique,
+)
+from iliad7.randomization.export import CSV_HEADER, allocation_csv
+from iliad7.randomization.stream import STREAM_LABEL, SeededStream, new_seed
+
+__all__ = [
+    "CSV_HEADER",
+    "KIT_ALPHABET",
+    "KIT_CODE_LENGTH",
+    "STREAM_LABEL",
+    "AllocationDesign",
+    "SeededStream",
+    "Slot",
+    "allocation_csv",
+    "generate_allocation_list",
+    "new_seed",
+    "protocol_strata",
+    "verify_balance",
+    "verify_unique",
+]

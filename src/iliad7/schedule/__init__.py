@@ -1,0 +1,18 @@
+"""The schedule of activities, per participant, as pure functions (issue 5).
+
+    from iliad7.schedule import participant_calendar, daily_assessments
+    participant_calendar(protocol.schedule, day0=d0, today=today, done={"SCREENING", "BASELINE"})
+
+Visits, windows and assessments come from the protocol's `schedule` block;
+when doses may actually be given (72 h, +/- 1 day) is `iliad7.dosing`'s job.
+"""
+
+from iliad7.schedule.calendar import (
+    DailyAssessments,
+    VisitState,
+    VisitStatus,
+    daily_assessments,
+    participant_calendar,
+)
+
+__all__ = ["DailyAssessments", "VisitState", "VisitStatus", "daily_assessments", "participant_calendar"]
