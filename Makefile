@@ -27,6 +27,7 @@ typecheck: install
 
 unit: install
 	$(BIN)/python -m pytest
+	ILIAD7_TEST_DB=postgresql $(BIN)/python -m pytest -m django_db
 
 test: lint typecheck unit
 

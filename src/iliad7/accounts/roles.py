@@ -1,0 +1,127 @@
+"""The trial's eleven roles and what each may do, as one table.
+
+A role is either site-scoped (it acts only on participants of the sites the
+user is assigned to, as a coordinator does) or trial-wide (a data manager, a
+statistician). Blinding follows the protocol's quadruple masking: only the
+unblinded pharmacist, who prepares the syringes, and the unblinded
+statistician, who generates the list, ever see the arm; DSMB members see it
+only in closed session (the unblinding action, not a standing permission).
+A second factor (TOTP) is required at login for every role that can see the
+arm, for the DSMB and for administrators, who can grant such roles; signing
+always asks for it again, whatever the role.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+
+from iliad7.errors import InputError
+
+
+class Capability(StrEnum):
+    """Things a role may do; the store checks one of these before every read or write."""
+
+    VIEW_PARTICIPANTS = "participant.view"
+    SCREEN_PARTICIPANT = "participant.create"
+    CHANGE_STATUS = "participant.transition"
+    RECORD_DATA = "item.record"
+    SIGN_CASEBOOK = "record.sign"
+    MANAGE_USERS = "user.manage"
+
+
+class Blinding(StrEnum):
+    BLINDED = "blinded"
+    UNBLINDED = "unblinded"
+    CLOSED_SESSION = "closed-session"  # DSMB: unblinded only in closed session
+
+
+@dataclass(frozen=True)
+class RoleSpec:
+    name: str
+    title: str
+    site_scoped: bool
+    blinding: Blinding
+    needs_totp: bool
+    capabilities: frozenset[Capability]
+
+    @property
+    def unblinded(self) -> bool:
+        return self.blinding is Blinding.UNBLINDED
+
+
+_C = Capability
+_SITE_STAFF = frozenset(
+    {
+        _C.VIEW_PARTICIPANTS,
+        _C.SCREEN_PARTICIPANT,
+        _C.CHANGE_STATUS,
+        _C.RECORD_DATA,
+    }
+)
+_READ = frozenset({_C.VIEW_PARTICIPANTS})
+
+# name, title, site-scoped, blinding, TOTP at login, capabilities
+_TABLE: tuple[tuple[str, str, bool, Blinding, bool, frozenset[Capability]], ...] = (
+    (
+        "investigator",
+        "Investigator",
+        True,
+        Blinding.BLINDED,
+        False,
+        _SITE_STAFF | {_C.SIGN_CASEBOOK},
+    ),
+    ("coordinator", "Study coordinator", True, Blinding.BLINDED, False, _SITE_STAFF),
+    ("unblinded-pharmacist", "Unblinded pharmacist", True, Blinding.UNBLINDED, True, _READ),
+    ("monitor", "Clinical monitor", True, Blinding.BLINDED, False, _READ),
+    ("data-manager", "Data manager", False, Blinding.BLINDED, False, _READ),
+    (
+        "infection-adjudicator",
+        "Infection adjudicator (Secondary Infections Committee)",
+        False,
+        Blinding.BLINDED,
+        False,
+        _READ,
+    ),
+    ("dsmb-member", "DSMB member", False, Blinding.CLOSED_SESSION, True, _READ),
+    ("blinded-statistician", "Blinded statistician", False, Blinding.BLINDED, False, _READ),
+    ("unblinded-statistician", "Unblinded statistician", False, Blinding.UNBLINDED, True, _READ),
+    ("sponsor-viewer", "Sponsor viewer", False, Blinding.BLINDED, False, _READ),
+    # Administrators manage accounts, not trial data: they see no participant.
+    ("administrator", "Administrator", False, Blinding.BLINDED, True, frozenset({_C.MANAGE_USERS})),
+)
+
+ROLES: dict[str, RoleSpec] = {
+    name: RoleSpec(name, title, scoped, blinding, totp, caps) for name, title, scoped, blinding, totp, caps in _TABLE
+}
+
+
+def parse_role(name: str, field: str = "role") -> RoleSpec:
+    """The role called `name` (kebab case), or an InputError listing the valid names."""
+    key = name.strip().lower().replace("_", "-")
+    try:
+        return ROLES[key]
+    except KeyError:
+        raise InputError(field, f"unknown role {name!r}; one of: {', '.join(ROLES)}") from None
+
+
+def role_names(roles: Iterable[str]) -> str:
+    """Roles as they appear in an audit record: sorted, comma-joined."""
+    return ",".join(sorted(set(roles)))
+
+
+def needs_totp(roles: Iterable[str]) -> bool:
+    """Whether a user holding these roles must pass a second factor at login."""
+    return any(ROLES[r].needs_totp for r in roles)
+
+
+def can_see_arm(roles: Iterable[str], *, closed_session: bool = False) -> bool:
+    """Whether these roles may read a participant's arm (DSMB only in closed session)."""
+    for r in roles:
+        spec = ROLES[r]
+        if spec.blinding is Blinding.UNBLINDED:
+            return True
+        if spec.blinding is Blinding.CLOSED_SESSION and closed_session:
+            return True
+    return False

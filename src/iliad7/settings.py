@@ -1,0 +1,186 @@
+"""Django settings for the iliad7 trial database, read from the environment.
+
+- `ILIAD7_HOME` (default `./var`): the data folder; the SQLite database
+  `iliad7.sqlite3` (WAL mode) and the generated secret key live there.
+- `DATABASE_URL`: selects PostgreSQL (or any dj-database-url URL) instead.
+- `ILIAD7_SECRET_KEY`: the signing key; without it a random key is generated
+  once and kept in `ILIAD7_HOME/secret_key` (mode 0600). A fixed development
+  key is used only when `ILIAD7_DEBUG=1`.
+- `ILIAD7_DEBUG=1`: Django debug mode (never on a server holding trial data).
+- `ILIAD7_ALLOWED_HOSTS`: comma-separated host names (default local only).
+- `ILIAD7_HTTPS=1`: behind TLS; marks the session and CSRF cookies Secure.
+- `ILIAD7_SESSION_IDLE_MINUTES` (default 15): idle session timeout.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+import dj_database_url
+
+
+def _flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+ILIAD7_HOME = Path(os.environ.get("ILIAD7_HOME", "var")).resolve()
+DEBUG = _flag("ILIAD7_DEBUG")
+
+
+def _secret_key() -> str:
+    from_env = os.environ.get("ILIAD7_SECRET_KEY", "").strip()
+    if from_env:
+        return from_env
+    if DEBUG:
+        return "iliad7-development-only-key-never-used-with-trial-data"
+    # Generate once per installation, so no production key is ever in the code.
+    path = ILIAD7_HOME / "secret_key"
+    if not path.exists():
+        ILIAD7_HOME.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_urlsafe(50))
+    return path.read_text().strip()
+
+
+SECRET_KEY = _secret_key()
+
+ALLOWED_HOSTS = [
+    h.strip() for h in os.environ.get("ILIAD7_ALLOWED_HOSTS", "127.0.0.1,localhost").split(",") if h.strip()
+]
+
+INSTALLED_APPS = [
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "iliad7.store",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    # Signed-in users whose roles need TOTP reach nothing until they give it.
+    "iliad7.store.login.SecondFactorRequiredMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # django-axes wants to be last, to see the outcome of authentication.
+    "axes.middleware.AxesMiddleware",
+]
+
+ROOT_URLCONF = "iliad7.urls"
+WSGI_APPLICATION = "iliad7.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ]
+        },
+    }
+]
+
+
+def _databases() -> dict[str, dict[str, object]]:
+    url = os.environ.get("DATABASE_URL", "").strip()
+    if url:
+        return {"default": dict(dj_database_url.parse(url, conn_max_age=0))}
+    ILIAD7_HOME.mkdir(parents=True, exist_ok=True)
+    return {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": str(ILIAD7_HOME / "iliad7.sqlite3"),
+            "OPTIONS": {
+                # IMMEDIATE: a write transaction takes the database write lock at
+                # BEGIN, so two writers cannot both read the same audit chain head.
+                "transaction_mode": "IMMEDIATE",
+                "timeout": 20,
+                "init_command": ("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=20000"),
+            },
+        }
+    }
+
+
+DATABASES = _databases()
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_USER_MODEL = "store.User"
+AUTHENTICATION_BACKENDS = [
+    # AxesStandaloneBackend first: it refuses locked-out users before any password check.
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
+    "django.contrib.auth.hashers.ScryptPasswordHasher",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 12},
+    },
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "/accounts/login/"
+LOGIN_REDIRECT_URL = "/accounts/me"  # until the web app has a home page
+
+# Lockout after repeated failed logins (21 CFR 11.300(d)): 5 failures lock the
+# account (by user name, from any address) for an hour; a success resets the
+# count. Not by address: the hospitals' users share a few NAT addresses, and a
+# lockout by address would lock a whole site out.
+AXES_FAILURE_LIMIT = 5
+AXES_COOLOFF_TIME = 1  # hours
+AXES_LOCKOUT_PARAMETERS = ["username"]
+SILENCED_SYSTEM_CHECKS = ["axes.W006"]  # "no ip_address in AXES_LOCKOUT_PARAMETERS": see above
+AXES_RESET_ON_SUCCESS = True
+AXES_VERBOSE = False
+
+# Idle timeout: the cookie lives N minutes and is renewed on every request.
+SESSION_COOKIE_AGE = int(os.environ.get("ILIAD7_SESSION_IDLE_MINUTES", "15")) * 60
+SESSION_SAVE_EVERY_REQUEST = True
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_HTTPONLY = True
+HTTPS = _flag("ILIAD7_HTTPS")
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = SECURE_SSL_REDIRECT = HTTPS
+SECURE_HSTS_SECONDS = 86400 if HTTPS else 0  # a day: raise once TLS is known to be stable
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+
+OTP_TOTP_ISSUER = "iliad7 ILIAD-7-US-O"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = False
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = str(ILIAD7_HOME / "static")
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "loggers": {"axes": {"handlers": ["console"], "level": "WARNING"}},
+}

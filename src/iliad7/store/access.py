@@ -1,0 +1,115 @@
+"""Every scoped read and every permission check of the trial database.
+
+Views, the API, the CLI and the actions ask here, and only here, which
+participants a user may see and whether a role at a site allows an action.
+A participant the user may not see is reported exactly like one that does
+not exist (NotFound), so the answer leaks nothing about other sites.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from iliad7.accounts.roles import ROLES, Capability, role_names
+from iliad7.errors import AccessDenied, NotFound
+
+if TYPE_CHECKING:
+    from django.db.models import QuerySet
+
+    from iliad7.store.models import Participant, Site, User
+
+
+def roles_of(user: User) -> frozenset[str]:
+    """The roles an active user holds (none for an inactive account)."""
+    if not user.is_active:
+        return frozenset()
+    cached: frozenset[str] | None = getattr(user, "_iliad7_roles", None)
+    if cached is None:
+        cached = frozenset(user.role_grants.values_list("role", flat=True))
+        user._iliad7_roles = cached  # type: ignore[attr-defined]
+    return cached
+
+
+def forget_cached_roles(user: User) -> None:
+    """Drop the per-object role cache after the user's roles change."""
+    if hasattr(user, "_iliad7_roles"):
+        del user._iliad7_roles
+
+
+def granting_roles(user: User, capability: Capability, site: Site | None) -> list[str]:
+    """The user's roles that allow `capability` at `site` (None: trial-wide only)."""
+    found = []
+    site_ids: set[int] | None = None
+    for name in sorted(roles_of(user)):
+        spec = ROLES[name]
+        if capability not in spec.capabilities:
+            continue
+        if spec.site_scoped:
+            if site is None:
+                continue
+            if site_ids is None:
+                site_ids = set(user.sites.values_list("id", flat=True))
+            if site.pk not in site_ids:
+                continue
+        found.append(name)
+    return found
+
+
+def can(user: User, capability: Capability, site: Site | None = None) -> bool:
+    return bool(granting_roles(user, capability, site))
+
+
+def require(user: User, capability: Capability, site: Site | None = None) -> str:
+    """The audit role string for this action, or AccessDenied naming what was missing."""
+    roles = granting_roles(user, capability, site)
+    if not roles:
+        where = f" at site {site.code}" if site is not None else ""
+        raise AccessDenied(f"user {user.username!r} has no role that allows {capability.value}{where}")
+    return role_names(roles)
+
+
+def visible_sites(user: User, capability: Capability = Capability.VIEW_PARTICIPANTS) -> QuerySet[Site]:
+    """The sites whose participants the user may reach through `capability`."""
+    from iliad7.store.models import Site
+
+    scoped = False
+    for name in roles_of(user):
+        spec = ROLES[name]
+        if capability in spec.capabilities:
+            if not spec.site_scoped:
+                return Site.objects.all()
+            scoped = True
+    if scoped:
+        return user.sites.all()
+    return Site.objects.none()
+
+
+def visible_participants(user: User) -> QuerySet[Participant]:
+    """Every participant the user may see, by role and site."""
+    from iliad7.store.models import Participant
+
+    return Participant.objects.filter(site__in=visible_sites(user)).select_related("site")
+
+
+def access_participant(user: User, screening_number: str) -> Participant:
+    """The participant if the user may see it; NotFound alike for missing and forbidden."""
+    participant = visible_participants(user).filter(screening_number=screening_number).first()
+    if participant is None:
+        raise NotFound(f"no participant {screening_number!r} visible to {user.username!r}")
+    return participant
+
+
+def second_factor_required(user: User) -> bool:
+    """Whether the login flow must ask this user for a TOTP code (unblinded roles, DSMB, admin)."""
+    from iliad7.accounts.roles import needs_totp
+
+    return needs_totp(roles_of(user))
+
+
+def find_user(username: str) -> User:
+    from iliad7.store.models import User
+
+    user = User.objects.filter(username=username).first()
+    if user is None:
+        raise NotFound(f"no user {username!r}")
+    return user

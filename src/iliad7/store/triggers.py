@@ -1,0 +1,62 @@
+"""Database triggers that make the append-only tables refuse UPDATE and DELETE.
+
+The actions never change or remove audit records, item value versions or
+signatures; these triggers make the database itself refuse it too, so a bug
+or a hand-typed SQL statement cannot do it either. Someone with owner rights
+can still drop a trigger: the audit hash chain is what detects that.
+"""
+
+from __future__ import annotations
+
+APPEND_ONLY_TABLES = ("store_auditrecord", "store_itemvalue", "store_signature")
+
+_PG_FUNCTION = """
+CREATE OR REPLACE FUNCTION iliad7_refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  RAISE EXCEPTION 'iliad7: % on % refused: rows of this table are append-only', TG_OP, TG_TABLE_NAME
+    USING ERRCODE = 'insufficient_privilege';
+END
+$$
+"""
+
+
+def create_statements(vendor: str) -> list[str]:
+    """SQL creating the append-only triggers on `vendor` ("sqlite" or "postgresql")."""
+    if vendor == "sqlite":
+        statements = []
+        for table in APPEND_ONLY_TABLES:
+            for op in ("UPDATE", "DELETE"):
+                statements.append(
+                    f"CREATE TRIGGER IF NOT EXISTS {table}_no_{op.lower()} BEFORE {op} ON {table} "
+                    f"BEGIN SELECT RAISE(ABORT, 'iliad7: {op} on {table} refused: "
+                    f"rows of this table are append-only'); END"
+                )
+        return statements
+    if vendor == "postgresql":
+        statements = [_PG_FUNCTION]
+        for table in APPEND_ONLY_TABLES:
+            statements += [
+                f"DROP TRIGGER IF EXISTS {table}_append_only ON {table}",
+                f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
+                "FOR EACH ROW EXECUTE FUNCTION iliad7_refuse_change()",
+                f"DROP TRIGGER IF EXISTS {table}_no_truncate ON {table}",
+                f"CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table} "
+                "FOR EACH STATEMENT EXECUTE FUNCTION iliad7_refuse_change()",
+            ]
+        return statements
+    raise NotImplementedError(f"no append-only triggers for database vendor {vendor!r}")
+
+
+def drop_statements(vendor: str) -> list[str]:
+    """SQL removing the triggers (reverse migration; test-database flushes)."""
+    if vendor == "sqlite":
+        return [
+            f"DROP TRIGGER IF EXISTS {table}_no_{op}" for table in APPEND_ONLY_TABLES for op in ("update", "delete")
+        ]
+    if vendor == "postgresql":
+        return [
+            f"DROP TRIGGER IF EXISTS {table}_{kind} ON {table}"
+            for table in APPEND_ONLY_TABLES
+            for kind in ("append_only", "no_truncate")
+        ]
+    raise NotImplementedError(f"no append-only triggers for database vendor {vendor!r}")
