@@ -18,6 +18,7 @@ import orjson
 sys.path.insert(0, str(Path(__file__).parent))
 
 from screening_inputs import generate
+from simulate_bench import bench_power
 
 SCREEN_RECORDS = 100_000
 SCREEN_TARGET_S = 5.0
@@ -55,3 +56,4 @@ def bench_screen() -> None:
 
 if __name__ == "__main__":
     bench_screen()
+    bench_power()

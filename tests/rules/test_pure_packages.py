@@ -12,6 +12,7 @@ PURE = [
     "iliad7.randomization",
     "iliad7.dosing",
     "iliad7.schedule",
+    "iliad7.simulate",
 ]
 FORBIDDEN = ["django", "ninja", "psycopg", "sqlite3"]
 

@@ -11,6 +11,7 @@ import typer
 
 from iliad7.cli import protocol as protocol_cli
 from iliad7.cli import rules as rules_cli
+from iliad7.cli import simulate as simulate_cli
 from iliad7.cli import store as store_cli
 
 app = typer.Typer(
@@ -22,6 +23,7 @@ app = typer.Typer(
 )
 rules_cli.register(app)
 protocol_cli.register(app)
+simulate_cli.register(app)
 store_cli.register(app)
 
 
