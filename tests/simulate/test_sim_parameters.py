@@ -13,7 +13,7 @@ from iliad7.eligibility import CRITERION_IDS
 from iliad7.errors import InputError
 from iliad7.simulate.parameters import KNOWN_SOURCES, PARAMETERS_FILE, load_parameters
 
-SOURCES_MD = Path("/work/shared/spec/simulation-sources.md")
+SOURCES_MD = Path(__file__).resolve().parents[3] / "shared" / "spec" / "simulation-sources.md"  # beside the repo
 SIMULATE_SRC = Path(__file__).parents[2] / "src" / "iliad7" / "simulate"
 
 
