@@ -7,6 +7,7 @@ project's 2-core machine, JSON parsing included).
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import tempfile
@@ -54,6 +55,28 @@ def bench_screen() -> None:
     print(f"screen: verdicts {verdicts}")
 
 
+def bench_cohort() -> None:
+    """A 48-participant cohort through the full path (every action, SQLite), target under 60 s."""
+    iliad7 = Path(sys.executable).with_name("iliad7")
+    with tempfile.TemporaryDirectory() as home:
+        env = {**os.environ, "ILIAD7_HOME": home}
+        env.pop("DATABASE_URL", None)
+        started = time.perf_counter()
+        done = subprocess.run(
+            [str(iliad7), "simulate", "cohort", "--n", "48", "--seed", "20201220"],
+            capture_output=True,
+            text=True,
+            check=True,
+            env=env,
+        )
+        elapsed = time.perf_counter() - started
+    print(
+        f"simulate cohort: 48 participants through the full path in {elapsed:.1f} s (target < 60 s): "
+        f"{done.stdout.strip()}"
+    )
+
+
 if __name__ == "__main__":
     bench_screen()
     bench_power()
+    bench_cohort()

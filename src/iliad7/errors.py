@@ -51,5 +51,21 @@ class ReauthenticationFailed(Iliad7Error):
         self.field = field
 
 
+class ActionRefused(Iliad7Error):
+    """The request is well formed, but the trial's rules forbid it now; `reason` says why (CLI exit 1)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class RandomizationRefused(ActionRefused):
+    """A participant cannot be randomized (not eligible, not consented, no confirmation, list exhausted...)."""
+
+
+class PharmacyRefused(ActionRefused):
+    """A preparation, dose or drug movement breaks a pharmacy rule (expired lot, no stock, no syringe...)."""
+
+
 class BackupError(Iliad7Error):
     """A backup or restore could not be made (missing tool, wrong file kind)."""

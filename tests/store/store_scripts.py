@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 
@@ -44,7 +44,16 @@ def populate(username: str) -> None:
     user = User.objects.get(username=username)
     for _ in range(3):
         p = actions.create_participant(site="MSKCC", acting_user=user, channel="cli")
-        actions.transition_participant(p, "consented", acting_user=user, channel="cli")
+        actions.record_consent(
+            p,
+            consent_type="written",
+            given_by="participant",
+            obtained_at=datetime(2021, 3, 5, 9, tzinfo=UTC),
+            form_version="1.0",
+            obtained_by="study coordinator",
+            acting_user=user,
+            channel="cli",
+        )
         actions.record_item_value(
             p,
             form="LB",

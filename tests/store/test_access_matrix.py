@@ -117,7 +117,9 @@ def _attempt(action: str, user, site: str, population, sites) -> None:  # type: 
     if action == "create":
         actions.create_participant(site=sites[site], acting_user=user, channel="cli")
     elif action == "transition":
-        actions.transition_participant(participant, "consented", acting_user=user, channel="cli")
+        actions.transition_participant(
+            participant, "screen_failed", acting_user=user, channel="cli", reason="withdrew before consent"
+        )
     elif action == "record":
         actions.record_item_value(
             participant,

@@ -85,41 +85,42 @@ def test_transition_action_refuses_illegal_change_and_changes_nothing(make_user)
 
 
 @pytest.mark.django_db
-def test_participant_follows_the_protocol_path_with_one_audit_record_per_step(make_user) -> None:  # type: ignore[no-untyped-def]
+def test_status_changes_have_one_audit_record_each(make_user) -> None:  # type: ignore[no-untyped-def]
     import json
+    from datetime import UTC, datetime
 
-    from iliad7.store.actions import create_participant, transition_participant
+    from iliad7.store.actions import create_participant, record_consent, transition_participant
     from iliad7.store.models import AuditRecord
 
     ann = make_user("ann", ["coordinator"], ["MSKCC"])
     p = create_participant(site="MSKCC", acting_user=ann, channel="web")
     assert p.screening_number == "MSKCC-S001"
-    transition_participant(p, "consented", acting_user=ann, channel="web")
-    transition_participant(p, "randomized", acting_user=ann, channel="web", usubjid="ILIAD7-US-O-MSKCC-001")
-    transition_participant(p, "on_treatment", acting_user=ann, channel="web")
-    transition_participant(p, "completed", acting_user=ann, channel="web")
-    assert (p.status, p.usubjid) == ("completed", "ILIAD7-US-O-MSKCC-001")
+    record_consent(
+        p, consent_type="written", given_by="participant", obtained_at=datetime(2021, 3, 5, 9, tzinfo=UTC),
+        form_version="1.0", obtained_by="Ann", acting_user=ann, channel="web",
+    )  # fmt: skip
+    transition_participant(p, "withdrawn", acting_user=ann, channel="web", reason="participant withdrew")
+    p.refresh_from_db()
+    assert p.status == "withdrawn"
     steps = [
         (json.loads(r.old_value)["status"], json.loads(r.new_value)["status"])
         for r in AuditRecord.objects.filter(action="participant.transition").order_by("id")
     ]
-    assert steps == [
-        ("screened", "consented"),
-        ("consented", "randomized"),
-        ("randomized", "on_treatment"),
-        ("on_treatment", "completed"),
-    ]
+    assert steps == [("consented", "withdrawn")]
 
 
 @pytest.mark.django_db
-def test_usubjid_is_assigned_only_at_randomization(make_user) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize("status", ["consented", "randomized"])
+def test_consent_and_randomization_cannot_be_set_as_a_bare_status(make_user, status: str) -> None:  # type: ignore[no-untyped-def]
+    from iliad7.errors import ActionRefused
     from iliad7.store.actions import create_participant, transition_participant
 
-    ann = make_user("ann", ["coordinator"], ["MSKCC"])
+    ann = make_user("ann", ["coordinator", "investigator"], ["MSKCC"])
     p = create_participant(site="MSKCC", acting_user=ann, channel="web")
-    with pytest.raises(InputError) as bad:
-        transition_participant(p, "consented", acting_user=ann, channel="web", usubjid="X-1")
-    assert bad.value.field == "usubjid"
+    with pytest.raises(ActionRefused):
+        transition_participant(p, status, acting_user=ann, channel="web")
+    p.refresh_from_db()
+    assert (p.status, p.usubjid) == ("screened", None)
 
 
 @pytest.mark.django_db

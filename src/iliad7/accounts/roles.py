@@ -29,6 +29,18 @@ class Capability(StrEnum):
     RECORD_DATA = "item.record"
     SIGN_CASEBOOK = "record.sign"
     MANAGE_USERS = "user.manage"
+    # The IRT (issue 4): screening, consent, randomization, blinding and pharmacy.
+    RECORD_CONSENT = "consent.record"
+    RANDOMIZE = "participant.randomize"
+    GENERATE_ALLOCATION = "allocation.generate"  # also re-derives (verifies) the list from its seed
+    EXPORT_ALLOCATION = "allocation.export"
+    VIEW_ALLOCATION = "allocation.view"  # read a participant's arm (standing permission)
+    VIEW_ALLOCATION_CLOSED_SESSION = "allocation.view_closed_session"  # only in a DSMB closed session
+    UNBLIND = "participant.unblind"  # emergency unblinding of one participant
+    VIEW_UNBLINDING_EVENTS = "unblinding.view"
+    PREPARE_DOSE = "dose.prepare"
+    DRUG_ACCOUNTABILITY = "drug.accountability"  # receive, waste, return and count drug
+    RECORD_DOSE = "dose.record"
 
 
 class Blinding(StrEnum):
@@ -58,9 +70,13 @@ _SITE_STAFF = frozenset(
         _C.SCREEN_PARTICIPANT,
         _C.CHANGE_STATUS,
         _C.RECORD_DATA,
+        _C.RECORD_CONSENT,
+        _C.RECORD_DOSE,
     }
 )
 _READ = frozenset({_C.VIEW_PARTICIPANTS})
+# Who may list emergency unblindings (who, when, why, which participant; never the arm).
+_OVERSIGHT = _READ | {_C.VIEW_UNBLINDING_EVENTS}
 
 # name, title, site-scoped, blinding, TOTP at login, capabilities
 _TABLE: tuple[tuple[str, str, bool, Blinding, bool, frozenset[Capability]], ...] = (
@@ -70,12 +86,19 @@ _TABLE: tuple[tuple[str, str, bool, Blinding, bool, frozenset[Capability]], ...]
         True,
         Blinding.BLINDED,
         False,
-        _SITE_STAFF | {_C.SIGN_CASEBOOK},
+        _SITE_STAFF | {_C.SIGN_CASEBOOK, _C.RANDOMIZE, _C.UNBLIND},
     ),
     ("coordinator", "Study coordinator", True, Blinding.BLINDED, False, _SITE_STAFF),
-    ("unblinded-pharmacist", "Unblinded pharmacist", True, Blinding.UNBLINDED, True, _READ),
+    (
+        "unblinded-pharmacist",
+        "Unblinded pharmacist",
+        True,
+        Blinding.UNBLINDED,
+        True,
+        _READ | {_C.VIEW_ALLOCATION, _C.EXPORT_ALLOCATION, _C.PREPARE_DOSE, _C.DRUG_ACCOUNTABILITY},
+    ),
     ("monitor", "Clinical monitor", True, Blinding.BLINDED, False, _READ),
-    ("data-manager", "Data manager", False, Blinding.BLINDED, False, _READ),
+    ("data-manager", "Data manager", False, Blinding.BLINDED, False, _OVERSIGHT),
     (
         "infection-adjudicator",
         "Infection adjudicator (Secondary Infections Committee)",
@@ -84,10 +107,24 @@ _TABLE: tuple[tuple[str, str, bool, Blinding, bool, frozenset[Capability]], ...]
         False,
         _READ,
     ),
-    ("dsmb-member", "DSMB member", False, Blinding.CLOSED_SESSION, True, _READ),
+    (
+        "dsmb-member",
+        "DSMB member",
+        False,
+        Blinding.CLOSED_SESSION,
+        True,
+        _OVERSIGHT | {_C.VIEW_ALLOCATION_CLOSED_SESSION},
+    ),
     ("blinded-statistician", "Blinded statistician", False, Blinding.BLINDED, False, _READ),
-    ("unblinded-statistician", "Unblinded statistician", False, Blinding.UNBLINDED, True, _READ),
-    ("sponsor-viewer", "Sponsor viewer", False, Blinding.BLINDED, False, _READ),
+    (
+        "unblinded-statistician",
+        "Unblinded statistician",
+        False,
+        Blinding.UNBLINDED,
+        True,
+        _READ | {_C.GENERATE_ALLOCATION, _C.EXPORT_ALLOCATION, _C.VIEW_ALLOCATION},
+    ),
+    ("sponsor-viewer", "Sponsor viewer", False, Blinding.BLINDED, False, _OVERSIGHT),
     # Administrators manage accounts, not trial data: they see no participant.
     ("administrator", "Administrator", False, Blinding.BLINDED, True, frozenset({_C.MANAGE_USERS})),
 )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import typer
 
+from iliad7.cli import irt as irt_cli
 from iliad7.cli import protocol as protocol_cli
 from iliad7.cli import rules as rules_cli
 from iliad7.cli import simulate as simulate_cli
@@ -25,6 +26,7 @@ rules_cli.register(app)
 protocol_cli.register(app)
 simulate_cli.register(app)
 store_cli.register(app)
+irt_cli.register(app)
 
 
 def main() -> None:

@@ -1,10 +1,11 @@
-"""`iliad7 simulate power` and `iliad7 simulate screening`: the in-silico trial from the command line.
+"""`iliad7 simulate power`, `screening` and `cohort`: the in-silico trial from the command line.
 
 `power` runs the vectorized operating-characteristics simulation of the primary analysis
 (iliad7.simulate.power) for each n and effect, prints a table, and can write the JSON rows of
 shared/spec/interfaces.md and a plot. `screening` writes simulated screening records in the
 clinical-rules section 3 contract (a JSON array that `iliad7 screen --input FILE` judges).
-numpy, the simulator and rich are imported inside the commands so that the other sub-commands
+`cohort` fills the trial database through its own actions (iliad7.store.simulation).
+numpy, the simulator, Django and rich are imported inside the commands so that the other sub-commands
 start fast.
 """
 
@@ -32,6 +33,7 @@ def register(app: typer.Typer) -> None:
     )
     simulate_app.command("power")(power)
     simulate_app.command("screening")(screening)
+    simulate_app.command("cohort")(cohort)
     app.add_typer(simulate_app, name="simulate")
 
 
@@ -197,3 +199,53 @@ def screening(
         counts[patient.screening.verdict] = counts.get(patient.screening.verdict, 0) + 1
     summary = ", ".join(f"{verdict} {counts.get(verdict, 0)}" for verdict in ("eligible", "ineligible", "incomplete"))
     typer.echo(f"wrote {n} screening records to {out} ({summary})")
+
+
+def cohort(
+    n: Annotated[int, typer.Option("--n", help="Number of participants to randomize (more are screened).")],
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the simulation and of the allocation list.")],
+    stop_before: Annotated[
+        str | None,
+        typer.Option("--stop-before", help="'randomization': leave N eligible, consented participants waiting."),
+    ] = None,
+    as_of: Annotated[
+        int | None, typer.Option("--as-of", help="Stop each participant's follow-up on this study day (0-45).")
+    ] = None,
+) -> None:
+    """Fill the trial database with a simulated cohort, through the same actions as the web pages."""
+    if n < 1:
+        raise _fail("--n: must be at least 1")
+    if seed < 0:
+        raise _fail("--seed: must not be negative")
+    if stop_before not in (None, "randomization"):
+        raise _fail(f"--stop-before: only 'randomization' is accepted, not {stop_before!r}")
+    if as_of is not None and not 0 <= as_of <= 45:
+        raise _fail("--as-of: a study day from 0 to 45")
+    from iliad7.store import runtime
+
+    runtime.setup()
+    runtime.migrate()
+    from rich.progress import Progress
+
+    from iliad7.errors import Iliad7Error
+    from iliad7.store.actions import default_protocol_file, load_protocol_version
+    from iliad7.store.simulation import run_simulated_cohort
+
+    load_protocol_version(default_protocol_file(), channel="cli")
+    try:
+        if sys.stdout.isatty():
+            with Progress(transient=True) as bar:
+                task = bar.add_task("screening and following participants", total=None)
+                run = run_simulated_cohort(
+                    n=n, seed=seed, stop_before=stop_before, as_of=as_of,
+                    progress=lambda done, total: bar.update(task, completed=done, total=total),
+                )  # fmt: skip
+        else:
+            run = run_simulated_cohort(n=n, seed=seed, stop_before=stop_before, as_of=as_of)
+    except Iliad7Error as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(
+        f"screened {run.screened}, screen failures {run.screen_failed}, randomized {run.randomized}, "
+        f"doses {run.doses}, laboratory values {run.values}, deaths {run.deaths}, completed {run.completed}"
+    )

@@ -113,3 +113,45 @@ def find_user(username: str) -> User:
     if user is None:
         raise NotFound(f"no user {username!r}")
     return user
+
+
+# ---- The arm: read here and nowhere else -----------------------------------------------------
+
+_NO_ALLOCATION = "no allocation of participant {number!r} visible to {user!r}"
+
+
+def may_read_arm(user: User, participant: Participant, *, closed_session: bool = False) -> bool:
+    """Whether `user` may read `participant`'s arm, without reading it.
+
+    The unblinded statistician (trial-wide) and the unblinded pharmacist at the
+    participant's site always; a DSMB member only in closed session; an
+    investigator only for a participant they unblinded in an emergency.
+    """
+    from iliad7.store.models import UnblindingEvent
+
+    site = participant.site
+    if can(user, Capability.VIEW_ALLOCATION, site):
+        return True
+    if closed_session and can(user, Capability.VIEW_ALLOCATION_CLOSED_SESSION, site):
+        return True
+    return can(user, Capability.UNBLIND, site) and (
+        UnblindingEvent.objects.filter(participant=participant, unblinded_by=user).exists()
+    )
+
+
+def access_allocation(user: User, participant: Participant, *, closed_session: bool = False) -> str:
+    """The participant's arm (`CYT107` or `placebo`), for a user allowed to know it.
+
+    The only function that reads a participant's arm. Everyone else, and any
+    participant without a slot (not randomized), gets AccessDenied with the
+    same message, so the answer does not even say whether an allocation exists.
+    """
+    from iliad7.store.models import AllocationSlot
+
+    message = _NO_ALLOCATION.format(number=participant.screening_number, user=user.username)
+    if not may_read_arm(user, participant, closed_session=closed_session):
+        raise AccessDenied(message)
+    arm = AllocationSlot.objects.filter(participant=participant).values_list("arm", flat=True).first()
+    if arm is None:
+        raise AccessDenied(message)
+    return str(arm)

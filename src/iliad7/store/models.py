@@ -3,7 +3,9 @@
 Writes happen only in `iliad7.store.actions`; no model overrides `save()`.
 Audit records, item value versions and signatures are append-only: the
 actions never update or delete them, and database triggers (migration 0002)
-refuse UPDATE and DELETE on their tables.
+refuse UPDATE and DELETE on their tables; migration 0004 does the same for
+the IRT's screening versions, consents, unblinding events, drug movements,
+preparations and doses given.
 """
 
 from __future__ import annotations
@@ -157,3 +159,211 @@ class AuditChainHead(models.Model):
     id = models.PositiveSmallIntegerField(primary_key=True, default=1)
     last_id = models.BigIntegerField(default=0)
     last_hash = models.CharField(max_length=64)
+
+
+# ---- The IRT (issue 4): screening, consent, allocation, unblinding, pharmacy ----------------------
+
+
+class ScreeningVersion(models.Model):
+    """One saved version of a participant's screening record (clinical-rules section 3); append-only.
+
+    `data` is the record as entered; `verdict`, `failed`, `unknown` and `criteria`
+    are `iliad7.eligibility.screen`'s judgement of it at the time it was saved.
+    """
+
+    participant = models.ForeignKey(Participant, on_delete=models.PROTECT, related_name="screenings")
+    version = models.PositiveIntegerField()
+    data = models.JSONField()
+    verdict = models.CharField(max_length=16)
+    failed = models.JSONField(default=list)
+    unknown = models.JSONField(default=list)
+    criteria = models.JSONField(default=list)  # [{"id", "status", "reason", "missing"}] in protocol order
+    recorded_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    recorded_at = models.DateTimeField()
+    reason = models.TextField(blank=True)
+    channel = models.CharField(max_length=8, choices=CHANNELS)
+
+    class Meta:
+        ordering = ("participant_id", "version")
+        constraints = (
+            models.UniqueConstraint(fields=("participant", "version"), name="one_row_per_screening_version"),
+        )
+
+
+class Consent(models.Model):
+    """One informed consent (the first one, or the written re-consent after an emergency oral one)."""
+
+    participant = models.ForeignKey(Participant, on_delete=models.PROTECT, related_name="consents")
+    consent_type = models.CharField(max_length=16)  # written | emergency_oral
+    given_by = models.CharField(max_length=40)  # participant | legally_authorized_representative
+    obtained_at = models.DateTimeField()
+    form_version = models.CharField(max_length=64)
+    obtained_by = models.CharField(max_length=200)
+    is_reconsent = models.BooleanField(default=False)
+    recorded_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    recorded_at = models.DateTimeField()
+    channel = models.CharField(max_length=8, choices=CHANNELS)
+
+    class Meta:
+        ordering = ("participant_id", "obtained_at", "id")
+
+
+class ReconsentTask(models.Model):
+    """Opened by an emergency oral consent; stays open until the written re-consent is recorded."""
+
+    participant = models.ForeignKey(Participant, on_delete=models.PROTECT, related_name="reconsent_tasks")
+    opened_by_consent = models.OneToOneField(Consent, on_delete=models.PROTECT, related_name="reconsent_task")
+    opened_at = models.DateTimeField()
+    completed_by_consent = models.OneToOneField(
+        Consent, on_delete=models.PROTECT, null=True, blank=True, related_name="completes_task"
+    )
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ("opened_at", "id")
+
+
+class AllocationList(models.Model):
+    """A generated allocation list: everything needed to re-derive its slots from the seed.
+
+    At most one list is active; a replaced list is kept (inactive), never deleted.
+    """
+
+    seed = models.BigIntegerField()
+    strata = models.JSONField()  # stratum codes, in generation order
+    slots_per_stratum = models.PositiveIntegerField()
+    design = models.JSONField()  # {"ratio", "block_sizes", "block_size_choice"}
+    protocol_version = models.ForeignKey(ProtocolVersion, on_delete=models.PROTECT, null=True, related_name="+")
+    created_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField()
+    reason = models.TextField(blank=True)
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ("id",)
+        constraints = (
+            models.UniqueConstraint(
+                fields=("active",), condition=models.Q(active=True), name="one_active_allocation_list"
+            ),
+        )
+
+
+class AllocationSlot(models.Model):
+    """One line of an allocation list. The ONLY place the arm is stored.
+
+    The `arm` column is read only by `iliad7.store.access.access_allocation` and
+    by the allocation-list actions (export, verify); a test greps the sources.
+    """
+
+    allocation_list = models.ForeignKey(AllocationList, on_delete=models.PROTECT, related_name="slots")
+    stratum = models.CharField(max_length=32)
+    block = models.PositiveIntegerField()
+    block_size = models.PositiveSmallIntegerField()
+    sequence = models.PositiveIntegerField()
+    randomization_number = models.CharField(max_length=48)
+    arm = models.CharField(max_length=32)
+    kit_code = models.CharField(max_length=16)
+    participant = models.OneToOneField(
+        Participant, on_delete=models.PROTECT, null=True, blank=True, related_name="allocation_slot"
+    )
+    assigned_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ("allocation_list_id", "id")
+        constraints = (
+            models.UniqueConstraint(fields=("allocation_list", "stratum", "sequence"), name="one_slot_per_sequence"),
+            models.UniqueConstraint(
+                fields=("allocation_list", "randomization_number"), name="unique_randomization_number"
+            ),
+            models.UniqueConstraint(fields=("allocation_list", "kit_code"), name="unique_kit_code"),
+        )
+        indexes = (models.Index(fields=("allocation_list", "stratum", "participant")),)
+
+
+class UnblindingEvent(models.Model):
+    """An investigator's emergency unblinding of one participant: who, when, why. Never the arm."""
+
+    participant = models.ForeignKey(Participant, on_delete=models.PROTECT, related_name="unblindings")
+    unblinded_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    unblinded_at = models.DateTimeField()
+    reason = models.TextField()
+    channel = models.CharField(max_length=8, choices=CHANNELS)
+
+    class Meta:
+        ordering = ("unblinded_at", "id")
+
+
+class DrugLot(models.Model):
+    """A lot of CYT107 vials held by a site's pharmacy."""
+
+    site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="drug_lots")
+    lot = models.CharField(max_length=64)
+    expiry = models.DateField()
+
+    class Meta:
+        ordering = ("site_id", "lot")
+        constraints = (models.UniqueConstraint(fields=("site", "lot"), name="one_lot_per_site"),)
+
+
+class DrugMovement(models.Model):
+    """Vials in or out of a lot: received, dispensed (into a syringe), wasted or returned."""
+
+    KINDS = ("received", "dispensed", "wasted", "returned")
+
+    lot = models.ForeignKey(DrugLot, on_delete=models.PROTECT, related_name="movements")
+    kind = models.CharField(max_length=16, choices=[(k, k) for k in KINDS])
+    vials = models.PositiveIntegerField()
+    at = models.DateTimeField()
+    by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    preparation = models.ForeignKey("Preparation", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    reason = models.TextField(blank=True)
+    channel = models.CharField(max_length=8, choices=CHANNELS)
+
+    class Meta:
+        ordering = ("lot_id", "at", "id")
+
+
+class Preparation(models.Model):
+    """The unblinded pharmacist's preparation of one dose's syringe.
+
+    `label`, `volume_ml`, `dose_number`, `lot` and the times are blinded-safe (the
+    same for either arm); `contents` and `vials_dispensed` reveal the arm and are
+    shown only to the unblinded pharmacist (pharmacy actions check the role).
+    """
+
+    participant = models.ForeignKey(Participant, on_delete=models.PROTECT, related_name="preparations")
+    dose_number = models.PositiveSmallIntegerField()
+    label = models.CharField(max_length=32)  # kit code + dose number, identical in form for both arms
+    weight_kg = models.DecimalField(max_digits=6, decimal_places=2)
+    concentration_ug_per_ml = models.DecimalField(max_digits=10, decimal_places=3)
+    dose_ug = models.PositiveIntegerField()  # the dose the weight calls for (the active syringe's content)
+    volume_ml = models.DecimalField(max_digits=6, decimal_places=2)
+    lot = models.ForeignKey(DrugLot, on_delete=models.PROTECT, related_name="preparations")
+    contents = models.CharField(max_length=200)  # unblinded
+    vials_dispensed = models.PositiveSmallIntegerField()  # unblinded: 0 for a saline syringe
+    prepared_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    prepared_at = models.DateTimeField()
+    channel = models.CharField(max_length=8, choices=CHANNELS)
+
+    class Meta:
+        ordering = ("participant_id", "dose_number")
+        constraints = (models.UniqueConstraint(fields=("participant", "dose_number"), name="one_preparation_per_dose"),)
+
+
+class DoseAdministration(models.Model):
+    """A dose given at the bedside (blinded): the syringe label and volume, never the arm."""
+
+    participant = models.ForeignKey(Participant, on_delete=models.PROTECT, related_name="doses")
+    dose_number = models.PositiveSmallIntegerField()
+    preparation = models.OneToOneField(Preparation, on_delete=models.PROTECT, related_name="administration")
+    given_at = models.DateTimeField()
+    injection_site = models.CharField(max_length=64)
+    volume_ml = models.DecimalField(max_digits=6, decimal_places=2)
+    local_reaction = models.CharField(max_length=200, blank=True)
+    recorded_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    recorded_at = models.DateTimeField()
+    channel = models.CharField(max_length=8, choices=CHANNELS)
+
+    class Meta:
+        ordering = ("participant_id", "dose_number")
+        constraints = (models.UniqueConstraint(fields=("participant", "dose_number"), name="one_dose_per_number"),)

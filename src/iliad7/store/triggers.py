@@ -1,14 +1,26 @@
 """Database triggers that make the append-only tables refuse UPDATE and DELETE.
 
-The actions never change or remove audit records, item value versions or
-signatures; these triggers make the database itself refuse it too, so a bug
+The actions never change or remove audit records, item value versions,
+signatures, or the IRT's screening versions, consents, unblinding events,
+drug movements, preparations and doses given; these triggers make the database itself refuse it too, so a bug
 or a hand-typed SQL statement cannot do it either. Someone with owner rights
 can still drop a trigger: the audit hash chain is what detects that.
 """
 
 from __future__ import annotations
 
-APPEND_ONLY_TABLES = ("store_auditrecord", "store_itemvalue", "store_signature")
+APPEND_ONLY_TABLES = ("store_auditrecord", "store_itemvalue", "store_signature")  # migration 0002
+# The IRT's records of what happened (issue 4; migration 0004): screening versions,
+# consents, unblindings, drug movements, preparations and doses given are never changed.
+IRT_APPEND_ONLY_TABLES = (
+    "store_screeningversion",
+    "store_consent",
+    "store_unblindingevent",
+    "store_drugmovement",
+    "store_preparation",
+    "store_doseadministration",
+)
+ALL_APPEND_ONLY_TABLES = APPEND_ONLY_TABLES + IRT_APPEND_ONLY_TABLES
 
 _PG_FUNCTION = """
 CREATE OR REPLACE FUNCTION iliad7_refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -20,11 +32,11 @@ $$
 """
 
 
-def create_statements(vendor: str) -> list[str]:
-    """SQL creating the append-only triggers on `vendor` ("sqlite" or "postgresql")."""
+def create_statements(vendor: str, tables: tuple[str, ...] = ALL_APPEND_ONLY_TABLES) -> list[str]:
+    """SQL creating the append-only triggers of `tables` on `vendor` ("sqlite" or "postgresql")."""
     if vendor == "sqlite":
         statements = []
-        for table in APPEND_ONLY_TABLES:
+        for table in tables:
             for op in ("UPDATE", "DELETE"):
                 statements.append(
                     f"CREATE TRIGGER IF NOT EXISTS {table}_no_{op.lower()} BEFORE {op} ON {table} "
@@ -34,7 +46,7 @@ def create_statements(vendor: str) -> list[str]:
         return statements
     if vendor == "postgresql":
         statements = [_PG_FUNCTION]
-        for table in APPEND_ONLY_TABLES:
+        for table in tables:
             statements += [
                 f"DROP TRIGGER IF EXISTS {table}_append_only ON {table}",
                 f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
@@ -47,16 +59,14 @@ def create_statements(vendor: str) -> list[str]:
     raise NotImplementedError(f"no append-only triggers for database vendor {vendor!r}")
 
 
-def drop_statements(vendor: str) -> list[str]:
-    """SQL removing the triggers (reverse migration; test-database flushes)."""
+def drop_statements(vendor: str, tables: tuple[str, ...] = ALL_APPEND_ONLY_TABLES) -> list[str]:
+    """SQL removing the triggers of `tables` (reverse migration; test-database flushes)."""
     if vendor == "sqlite":
-        return [
-            f"DROP TRIGGER IF EXISTS {table}_no_{op}" for table in APPEND_ONLY_TABLES for op in ("update", "delete")
-        ]
+        return [f"DROP TRIGGER IF EXISTS {table}_no_{op}" for table in tables for op in ("update", "delete")]
     if vendor == "postgresql":
         return [
             f"DROP TRIGGER IF EXISTS {table}_{kind} ON {table}"
-            for table in APPEND_ONLY_TABLES
+            for table in tables
             for kind in ("append_only", "no_truncate")
         ]
     raise NotImplementedError(f"no append-only triggers for database vendor {vendor!r}")

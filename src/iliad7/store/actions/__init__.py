@@ -6,16 +6,50 @@ transaction. Views, the API, the CLI and the simulator all call these.
 """
 
 from iliad7.store.actions.accounts import add_totp_device, add_user, set_user_roles
+from iliad7.store.actions.allocation import (
+    active_allocation_list,
+    allocation_list_problems,
+    export_allocation_list,
+    generate_allocation_list,
+    slot_counts,
+    verify_allocation_list,
+)
+from iliad7.store.actions.consent import (
+    complete_reconsent,
+    consents_of,
+    open_reconsent_tasks,
+    record_consent,
+)
 from iliad7.store.actions.items import (
     current_values,
     item_history,
     record_item_value,
 )
 from iliad7.store.actions.participants import create_participant, transition_participant
+from iliad7.store.actions.pharmacy import (
+    Worksheet,
+    doses_given,
+    drug_accountability,
+    pharmacy_worksheet,
+    prepare_dose,
+    record_dose_given,
+    record_drug_receipt,
+    record_return,
+    record_wastage,
+)
 from iliad7.store.actions.protocol import (
     ProtocolLoad,
     default_protocol_file,
     load_protocol_version,
+)
+from iliad7.store.actions.randomization import RandomizationResult, randomization_of, randomize_participant
+from iliad7.store.actions.screening import (
+    evaluate_screening,
+    latest_screening,
+    record_screen_failure,
+    save_screening,
+    screening_history,
+    screening_log,
 )
 from iliad7.store.actions.security import record_security_event
 from iliad7.store.actions.signatures import (
@@ -24,22 +58,53 @@ from iliad7.store.actions.signatures import (
     signable_content,
     verify_signature,
 )
+from iliad7.store.actions.unblinding import unblind_participant, unblinding_events
 
 __all__ = [
     "ProtocolLoad",
+    "RandomizationResult",
     "SignatureCheck",
+    "Worksheet",
+    "active_allocation_list",
     "add_totp_device",
     "add_user",
+    "allocation_list_problems",
+    "complete_reconsent",
+    "consents_of",
     "create_participant",
     "current_values",
     "default_protocol_file",
+    "doses_given",
+    "drug_accountability",
+    "evaluate_screening",
+    "export_allocation_list",
+    "generate_allocation_list",
     "item_history",
+    "latest_screening",
     "load_protocol_version",
+    "open_reconsent_tasks",
+    "pharmacy_worksheet",
+    "prepare_dose",
+    "randomization_of",
+    "randomize_participant",
+    "record_consent",
+    "record_dose_given",
+    "record_drug_receipt",
     "record_item_value",
+    "record_return",
+    "record_screen_failure",
     "record_security_event",
+    "record_wastage",
+    "save_screening",
+    "screening_history",
+    "screening_log",
     "set_user_roles",
     "sign_record",
     "signable_content",
+    "slot_counts",
     "transition_participant",
+    "unblind_participant",
+    "unblinding_events",
+    "verify_allocation_list",
     "verify_signature",
 ]

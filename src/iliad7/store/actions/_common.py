@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from iliad7.errors import InputError
 
 if TYPE_CHECKING:
+    from iliad7.protocol import Protocol
     from iliad7.store.models import User
 
 CHANNELS = ("cli", "web", "api", "system")
@@ -39,3 +40,25 @@ class Actor:
     @classmethod
     def of(cls, user: User | None, role: str = "") -> Actor:
         return cls(SYSTEM_ACTOR, "") if user is None else cls(user.username, role)
+
+
+def current_protocol() -> Protocol:
+    """The protocol in force (the default protocol file, or $ILIAD7_PROTOCOL), validated and cached."""
+    from iliad7.protocol import load_protocol
+
+    return load_protocol()
+
+
+def require_text(field: str, value: str, what: str) -> str:
+    """`value` stripped, or an InputError naming `field` when it is blank."""
+    value = (value or "").strip()
+    if not value:
+        raise InputError(field, f"{what} is required")
+    return value
+
+
+def require_aware(field: str, value: datetime) -> datetime:
+    """`value` as UTC, or an InputError when it is not an aware datetime."""
+    if not isinstance(value, datetime) or value.tzinfo is None or value.utcoffset() is None:
+        raise InputError(field, f"give an aware date and time (with its UTC offset), not {value!r}")
+    return value.astimezone(UTC)

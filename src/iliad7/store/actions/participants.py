@@ -7,7 +7,7 @@ from django.db import transaction
 from iliad7.accounts.roles import Capability
 from iliad7.accounts.status import ParticipantStatus, check_transition
 from iliad7.audit import trail
-from iliad7.errors import InputError
+from iliad7.errors import ActionRefused, InputError
 from iliad7.store import access
 from iliad7.store.actions._common import check_channel, now
 from iliad7.store.models import Participant, Site, User
@@ -60,6 +60,13 @@ def create_participant(
     return participant
 
 
+# Statuses reached only through their own action, which checks what the status means.
+_OWN_ACTION = {
+    ParticipantStatus.CONSENTED.value: "recording the consent (record_consent)",
+    ParticipantStatus.RANDOMIZED.value: "randomization (randomize_participant)",
+}
+
+
 def transition_participant(
     participant: Participant,
     to: ParticipantStatus | str,
@@ -67,29 +74,24 @@ def transition_participant(
     acting_user: User,
     channel: str,
     reason: str = "",
-    usubjid: str | None = None,
 ) -> Participant:
     """Move a participant along the status state machine; refuses illegal transitions.
 
-    `usubjid` is given exactly when the participant becomes `randomized`
-    (the randomization action assigns it).
+    Consent and randomization are not status changes one may simply make: they
+    have their own actions (`record_consent`, `randomize_participant`), which
+    check the consent form and the eligibility verdict, assign the slot and the
+    USUBJID, and are the only way to reach those statuses.
     """
     check_channel(channel)
     role = access.require(acting_user, Capability.CHANGE_STATUS, participant.site)
+    if str(to) in _OWN_ACTION:
+        raise ActionRefused(f"a participant becomes {to} only through {_OWN_ACTION[str(to)]}")
     with transaction.atomic():
         locked = Participant.objects.select_for_update().get(pk=participant.pk)
         target = check_transition(locked.status, to)
         old = {"status": locked.status}
         new: dict[str, str] = {"status": target.value}
         fields = ["status"]
-        if usubjid is not None:
-            if target is not ParticipantStatus.RANDOMIZED:
-                raise InputError("usubjid", "a USUBJID is assigned only at randomization")
-            if Participant.objects.filter(usubjid=usubjid).exists():
-                raise InputError("usubjid", f"USUBJID {usubjid!r} is already assigned")
-            locked.usubjid = usubjid
-            new["usubjid"] = usubjid
-            fields.append("usubjid")
         locked.status = target.value
         locked.save(update_fields=fields)
         trail.append(

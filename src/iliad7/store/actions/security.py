@@ -22,6 +22,7 @@ SECURITY_EVENTS = (
     "auth.second_factor_passed",
     "auth.second_factor_failed",
     "unblinding",
+    "unblinding.refused",
     "export",
     "signature.refused",
     "backup.create",

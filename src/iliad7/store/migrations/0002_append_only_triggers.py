@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from django.db import migrations
 
-from iliad7.store.triggers import create_statements, drop_statements
+from iliad7.store.triggers import APPEND_ONLY_TABLES, create_statements, drop_statements
 
 
 def _run(statements_for: Any) -> Any:
@@ -20,4 +21,11 @@ def _run(statements_for: Any) -> Any:
 class Migration(migrations.Migration):
     dependencies = (("store", "0001_initial"),)
 
-    operations = (migrations.RunPython(_run(create_statements), _run(drop_statements), elidable=False),)
+    # Only this migration's tables: later tables get their triggers in the migration that creates them.
+    operations = (
+        migrations.RunPython(
+            _run(partial(create_statements, tables=APPEND_ONLY_TABLES)),
+            _run(partial(drop_statements, tables=APPEND_ONLY_TABLES)),
+            elidable=False,
+        ),
+    )
