@@ -14,8 +14,14 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install -q -e '.[test]'
 	touch $@
 
+# The demo: the protocol loaded, one user per role (password below, TOTP secrets printed),
+# a simulated cohort of 48 part-way through follow-up (day 20), and the web app.
+DEMO_PASSWORD ?= iliad7-demo-only
 run: install
-	$(BIN)/iliad7 demo
+	$(BIN)/iliad7 init
+	@echo "$(DEMO_PASSWORD)" | $(BIN)/iliad7 web demo-users --password-stdin
+	$(BIN)/iliad7 simulate cohort --n 48 --seed 20201220 --as-of 20 --if-empty
+	$(BIN)/iliad7 serve --host 127.0.0.1 --port 8000
 
 lint: install
 	$(BIN)/ruff check src tests bench

@@ -10,6 +10,11 @@
 - `ILIAD7_ALLOWED_HOSTS`: comma-separated host names (default local only).
 - `ILIAD7_HTTPS=1`: behind TLS; marks the session and CSRF cookies Secure.
 - `ILIAD7_SESSION_IDLE_MINUTES` (default 15): idle session timeout.
+- `ILIAD7_CONCENTRATION_UG_PER_ML`: the drug product's concentration, offered
+  on the pharmacist's worksheet (configured; the protocol gives no default).
+
+Pages load nothing from outside the server: a Content-Security-Policy limits
+every kind of resource to this origin (`SECURE_CSP`).
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import secrets
 from pathlib import Path
 
 import dj_database_url
+import django
 
 
 def _flag(name: str) -> bool:
@@ -61,10 +67,15 @@ INSTALLED_APPS = [
     "django_otp",
     "django_otp.plugins.otp_totp",
     "iliad7.store",
+    "iliad7.web",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Django 6's built-in CSP; on Django 5.2 (Python 3.11) a small stand-in sends the same header.
+    "django.middleware.csp.ContentSecurityPolicyMiddleware"
+    if django.VERSION >= (6, 0)
+    else "iliad7.web.security.ContentSecurityPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -142,7 +153,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "/accounts/login/"
-LOGIN_REDIRECT_URL = "/accounts/me"  # until the web app has a home page
+LOGIN_REDIRECT_URL = "/"  # the web app's home page for the user's roles
 
 # Lockout after repeated failed logins (21 CFR 11.300(d)): 5 failures lock the
 # account (by user name, from any address) for an hour; a success resets the
@@ -167,6 +178,25 @@ SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = SECURE_SSL_REDIRECT = HTTPS
 SECURE_HSTS_SECONDS = 86400 if HTTPS else 0  # a day: raise once TLS is known to be stable
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+# Everything a page uses comes from this server: HTMX and the style sheet are
+# vendored, no fonts or images from elsewhere, no inline scripts or styles.
+_SELF, _NONE = "'self'", "'none'"
+SECURE_CSP = {
+    "default-src": [_SELF],
+    "script-src": [_SELF],
+    "style-src": [_SELF],
+    "img-src": [_SELF],
+    "font-src": [_SELF],
+    "connect-src": [_SELF],
+    "form-action": [_SELF],
+    "frame-ancestors": [_NONE],
+    "base-uri": [_SELF],
+    "object-src": [_NONE],
+}
+
+ILIAD7_CONCENTRATION_UG_PER_ML = os.environ.get("ILIAD7_CONCENTRATION_UG_PER_ML", "").strip()
 
 OTP_TOTP_ISSUER = "iliad7 ILIAD-7-US-O"
 

@@ -42,7 +42,7 @@ def test_coordinator_signs_in_with_password_only(make_user) -> None:  # type: ig
     make_user("ann", ["coordinator"], ["MSKCC"])
     client = Client(enforce_csrf_checks=True)
     response = _sign_in(client, "ann", PASSWORD)
-    assert response.status_code == 302 and response["Location"] == "/accounts/me"
+    assert response.status_code == 302 and response["Location"] == "/"  # the web app's home page
     me = json.loads(client.get("/accounts/me").content)
     assert me == {
         "username": "ann",

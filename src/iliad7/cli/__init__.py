@@ -14,6 +14,7 @@ from iliad7.cli import protocol as protocol_cli
 from iliad7.cli import rules as rules_cli
 from iliad7.cli import simulate as simulate_cli
 from iliad7.cli import store as store_cli
+from iliad7.cli import web as web_cli
 
 app = typer.Typer(
     name="iliad7",
@@ -27,6 +28,7 @@ protocol_cli.register(app)
 simulate_cli.register(app)
 store_cli.register(app)
 irt_cli.register(app)
+web_cli.register(app)
 
 
 def main() -> None:

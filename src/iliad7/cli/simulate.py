@@ -211,6 +211,9 @@ def cohort(
     as_of: Annotated[
         int | None, typer.Option("--as-of", help="Stop each participant's follow-up on this study day (0-45).")
     ] = None,
+    if_empty: Annotated[
+        bool, typer.Option("--if-empty", help="Do nothing when the database already holds participants.")
+    ] = False,
 ) -> None:
     """Fill the trial database with a simulated cohort, through the same actions as the web pages."""
     if n < 1:
@@ -232,6 +235,13 @@ def cohort(
     from iliad7.store.simulation import run_simulated_cohort
 
     load_protocol_version(default_protocol_file(), channel="cli")
+    from iliad7.store.models import Participant
+
+    if Participant.objects.exists():
+        if if_empty:
+            typer.echo("the database already holds participants: no simulated cohort added")
+            return
+        raise _fail("the database already holds participants: simulate into a new ILIAD7_HOME or database")
     try:
         if sys.stdout.isatty():
             with Progress(transient=True) as bar:

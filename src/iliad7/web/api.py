@@ -1,0 +1,908 @@
+"""The JSON API (django-ninja) under /api/, its OpenAPI document at /api/openapi.json.
+
+Session authentication (the same sign-in and second factor as the pages),
+CSRF checked on every unsafe method. Endpoints are thin: guarded reads from
+`iliad7.store.access`, one action per write with channel `api`, the pure
+`iliad7.eligibility` for verdicts. Errors name the field:
+`{"detail": [...], "field": "..."}` with 422 for input that does not fit the
+schema and 400 for a value an action refuses; 403 and 404 as the store
+answers (another site's participant is 404, like a missing one); 409 for a
+refusal of the trial's rules (a status change, a randomization).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, Literal
+
+from django.http import HttpRequest, HttpResponse
+from ninja import Field, NinjaAPI, Schema
+from ninja.errors import AuthenticationError
+from ninja.errors import ValidationError as NinjaValidationError
+from ninja.security import SessionAuth
+from pydantic import AwareDatetime
+from pydantic import ValidationError as PydanticValidationError
+
+from iliad7.errors import AccessDenied, Iliad7Error, InputError, NotFound, ReauthenticationFailed
+from iliad7.store import access, actions
+from iliad7.web import reads, screening_form
+
+CHANNEL = "api"
+
+api = NinjaAPI(
+    title="iliad7 — ILIAD-7-US-O (NCT04426201)",
+    version="1",
+    description=(
+        "The trial's JSON API. Sign in at /accounts/login/ (and the second factor where the role needs it); "
+        "send the session cookie, and the CSRF token in X-CSRFToken on POST. No response ever carries a "
+        "blinded user's treatment arm."
+    ),
+    auth=SessionAuth(csrf=True),
+    urls_namespace="api",
+)
+
+
+# ---------------------------------------------------------------- errors
+
+
+def _error(request: HttpRequest, status: int, detail: Any, field: str | None = None) -> HttpResponse:
+    body: dict[str, Any] = {"detail": detail}
+    if field is not None:
+        body["field"] = field
+    return api.create_response(request, body, status=status)
+
+
+def _loc_path(loc: Any) -> str:
+    # ninja prefixes the parameter's origin ("body", "path", "query") and the body's name.
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "payload", "sofa-score", "sofa-inputs")]
+    return ".".join(parts)
+
+
+@api.exception_handler(NinjaValidationError)
+def _schema_error(request: HttpRequest, exc: NinjaValidationError) -> HttpResponse:
+    detail = [
+        {"loc": list(e.get("loc", ())), "msg": str(e.get("msg", "")), "type": str(e.get("type", ""))}
+        for e in exc.errors
+    ]
+    field = _loc_path(exc.errors[0].get("loc", ())) if exc.errors else ""
+    return _error(request, 422, detail, field or "body")
+
+
+@api.exception_handler(InputError)
+def _input_error(request: HttpRequest, exc: InputError) -> HttpResponse:
+    return _error(request, 400, [{"loc": [exc.field], "msg": exc.message, "type": "value_error"}], exc.field)
+
+
+@api.exception_handler(ReauthenticationFailed)
+def _reauth_error(request: HttpRequest, exc: ReauthenticationFailed) -> HttpResponse:
+    return _error(request, 403, [{"loc": [exc.field], "msg": str(exc), "type": "reauthentication"}], exc.field)
+
+
+@api.exception_handler(NotFound)
+def _not_found(request: HttpRequest, exc: NotFound) -> HttpResponse:
+    return _error(request, 404, "not found")
+
+
+@api.exception_handler(AccessDenied)
+def _denied(request: HttpRequest, exc: AccessDenied) -> HttpResponse:
+    return _error(request, 403, str(exc))
+
+
+@api.exception_handler(Iliad7Error)
+def _refused(request: HttpRequest, exc: Iliad7Error) -> HttpResponse:
+    return _error(request, 409, str(exc))
+
+
+@api.exception_handler(AuthenticationError)
+def _unauthenticated(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
+    return _error(request, 401, "sign in at /accounts/login/ first")
+
+
+def _screening_422(request: HttpRequest, exc: PydanticValidationError) -> HttpResponse:
+    detail = [
+        {"loc": [p for p in e["loc"] if p not in ("sofa-score", "sofa-inputs")], "msg": e["msg"], "type": e["type"]}
+        for e in exc.errors(include_url=False, include_input=False)
+    ]
+    messages = screening_form.validation_messages(exc)
+    field = next(iter(messages), "") or "record"
+    return _error(request, 422, detail, field)
+
+
+# ---------------------------------------------------------------- schemas
+
+
+class ErrorOut(Schema):
+    detail: Any
+    field: str | None = None
+
+
+class SiteOut(Schema):
+    code: str
+    name: str
+
+
+class ParticipantOut(Schema):
+    screening_number: str
+    usubjid: str | None
+    site: str
+    status: str
+
+
+class ParticipantIn(Schema):
+    site: str = Field(description="Site code, e.g. MSKCC; one of the acting user's sites")
+    screening_number: str | None = Field(None, description="Leave out to have the next number assigned")
+
+
+class CriterionOut(Schema):
+    id: str
+    status: Literal["pass", "fail", "unknown"]
+    reason: str
+    missing: list[str]
+
+
+class VerdictOut(Schema):
+    verdict: Literal["eligible", "ineligible", "incomplete"]
+    criteria: list[CriterionOut]
+    failed: list[str]
+    unknown: list[str]
+
+
+class ItemVersionOut(Schema):
+    version: int
+    value: str
+    unit: str
+    recorded_by: str
+    recorded_at: datetime
+    reason: str
+    channel: str
+
+
+class ItemOut(Schema):
+    form: str
+    visit: str
+    instance: int
+    item: str
+    value: str
+    unit: str
+    versions: list[ItemVersionOut]
+
+
+class ItemIn(Schema):
+    form: str
+    item: str
+    value: str
+    unit: str = ""
+    visit: str = ""
+    instance: int = Field(1, ge=1)
+    reason: str = Field("", description="Required for a correction")
+
+
+class RandomizationOut(Schema):
+    usubjid: str
+    randomization_number: str
+    kit_code: str
+
+
+class ConsentOut(Schema):
+    consent_type: str
+    given_by: str
+    obtained_at: datetime
+    form_version: str
+    obtained_by: str
+    is_reconsent: bool
+    recorded_by: str
+
+
+class ParticipantDetailOut(ParticipantOut):
+    screening: VerdictOut | None
+    randomization: RandomizationOut | None
+    consents: list[ConsentOut]
+    items: list[ItemOut]
+
+
+class ScreeningOut(Schema):
+    version: int | None
+    recorded_by: str | None
+    recorded_at: datetime | None
+    reason: str | None
+    record: dict[str, Any] | None
+    verdict: VerdictOut | None
+
+
+class ReasonIn(Schema):
+    reason: str
+
+
+class ConsentIn(Schema):
+    consent_type: Literal["written", "emergency_oral"]
+    given_by: Literal["participant", "legally_authorized_representative"]
+    obtained_at: AwareDatetime
+    form_version: str = Field(min_length=1)
+    obtained_by: str = Field(min_length=1, description="Who obtained consent")
+
+
+class RandomizeIn(Schema):
+    confirmation: bool = Field(description="The investigator's explicit confirmation; false is refused")
+
+
+class UnblindIn(Schema):
+    reason: str = Field(min_length=1)
+    otp_token: str = Field(min_length=1)
+
+
+class UnblindOut(Schema):
+    screening_number: str
+    revealed_allocation: str
+
+
+class VisitOut(Schema):
+    visit: str
+    name: str
+    dose: int | None
+    target_day: int
+    target_date: date
+    first_date: date
+    last_date: date
+    status: str
+    reason: str | None
+
+
+class CalendarOut(Schema):
+    day0: date | None
+    visits: list[VisitOut]
+
+
+class AuditVerifyOut(Schema):
+    ok: bool
+    records: int
+    first_broken: dict[str, Any] | None
+
+
+class AuditRecordOut(Schema):
+    id: int
+    at: datetime
+    actor: str
+    role: str
+    channel: str
+    action: str
+    object_type: str
+    object_id: str
+    reason: str
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def _created(body: Any) -> Any:
+    """A 201 answer; ninja 1.5+ spells it Status(201, body), older versions take a tuple."""
+    try:
+        from ninja import Status
+    except ImportError:  # pragma: no cover - ninja < 1.5
+        return 201, body
+    return Status(201, body)
+
+
+def _user(request: HttpRequest) -> Any:
+    return request.user
+
+
+def _consent_out(c: Any) -> dict[str, Any]:
+    return {
+        "consent_type": c.consent_type,
+        "given_by": c.given_by,
+        "obtained_at": c.obtained_at,
+        "form_version": c.form_version,
+        "obtained_by": c.obtained_by,
+        "is_reconsent": c.is_reconsent,
+        "recorded_by": c.recorded_by.username,
+    }
+
+
+def _participant_out(p: Any) -> dict[str, Any]:
+    return {"screening_number": p.screening_number, "usubjid": p.usubjid, "site": p.site.code, "status": p.status}
+
+
+def _items_out(participant: Any) -> list[dict[str, Any]]:
+    return [
+        {
+            "form": row.form,
+            "visit": row.visit,
+            "instance": row.instance,
+            "item": row.item,
+            "value": row.current.value,
+            "unit": row.current.unit,
+            "versions": [
+                {
+                    "version": v.version,
+                    "value": v.value,
+                    "unit": v.unit,
+                    "recorded_by": v.recorded_by.username,
+                    "recorded_at": v.recorded_at,
+                    "reason": v.reason,
+                    "channel": v.channel,
+                }
+                for v in row.versions
+            ],
+        }
+        for row in reads.items_with_history(participant)
+    ]
+
+
+def _screening_out(participant: Any) -> dict[str, Any]:
+    record, saved = reads.screening_data(participant)
+    return {
+        "version": None if saved is None else saved.version,
+        "recorded_by": None if saved is None else saved.recorded_by.username,
+        "recorded_at": None if saved is None else saved.recorded_at,
+        "reason": None if saved is None else saved.reason,
+        "record": record,
+        "verdict": reads.saved_verdict(saved),
+    }
+
+
+def _plain(value: Any) -> Any:
+    """A JSON-ready copy of what an action returned (dicts, dataclasses, model rows, times)."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_plain(v) for v in value]
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    if hasattr(value, "_meta"):  # a model row: its concrete fields, related rows by their str()
+        return {
+            f.name: _plain(getattr(value, f.attname)) if not f.is_relation else str(getattr(value, f.name))
+            for f in value._meta.concrete_fields
+        }
+    return str(value)
+
+
+def _record_schema() -> dict[str, Any]:
+    """The screening record's JSON schema with its $defs inlined (OpenAPI has no $defs)."""
+    from iliad7.eligibility.record import SCREENING_RECORD
+
+    schema = SCREENING_RECORD.json_schema()
+    defs = schema.pop("$defs", {})
+
+    def inline(node: Any) -> Any:
+        if isinstance(node, dict):
+            if "$ref" in node:
+                return inline(defs[node["$ref"].rsplit("/", 1)[1]])
+            return {k: inline(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [inline(v) for v in node]
+        return node
+
+    return inline(schema)  # type: ignore[no-any-return]
+
+
+_RECORD_BODY = {
+    "requestBody": {
+        "required": True,
+        "description": "A screening record (clinical-rules section 3); absent or null fields are missing.",
+        "content": {"application/json": {"schema": _record_schema()}},
+    }
+}
+
+
+# ---------------------------------------------------------------- sites and participants
+
+
+@api.get("/sites", response=list[SiteOut], tags=["sites"])
+def list_sites(request: HttpRequest) -> list[dict[str, str]]:
+    """The protocol's sites."""
+    from iliad7.store.models import Site
+
+    return [{"code": s.code, "name": s.name} for s in Site.objects.order_by("id")]
+
+
+@api.get("/participants", response=list[ParticipantOut], tags=["participants"])
+def list_participants(request: HttpRequest) -> list[dict[str, Any]]:
+    """The participants the signed-in user may see (by role and site); never an arm."""
+    return [_participant_out(p) for p in access.visible_participants(_user(request)).order_by("screening_number")]
+
+
+@api.post("/participants", response={201: ParticipantOut, 400: ErrorOut, 403: ErrorOut}, tags=["participants"])
+def create_participant(request: HttpRequest, payload: ParticipantIn) -> Any:
+    """Screen a new participant at one of the user's sites (status `screened`)."""
+    from iliad7.store.actions import create_participant as create
+
+    participant = create(
+        site=payload.site,
+        acting_user=_user(request),
+        channel=CHANNEL,
+        screening_number=payload.screening_number,
+    )
+    return _created(_participant_out(participant))
+
+
+@api.get(
+    "/participants/{screening_number}",
+    response={200: ParticipantDetailOut, 404: ErrorOut},
+    tags=["participants"],
+)
+def get_participant(request: HttpRequest, screening_number: str) -> dict[str, Any]:
+    """One participant: status, the saved screening's verdict, current item values with their versions."""
+    participant = access.access_participant(_user(request), screening_number)
+    _record, saved = reads.screening_data(participant)
+    return {
+        **_participant_out(participant),
+        "screening": reads.saved_verdict(saved),
+        "randomization": _plain(actions.randomization_of(participant)),
+        "consents": [_consent_out(c) for c in actions.consents_of(participant)],
+        "items": _items_out(participant),
+    }
+
+
+@api.get(
+    "/participants/{screening_number}/calendar",
+    response={200: CalendarOut, 404: ErrorOut},
+    tags=["participants"],
+)
+def get_calendar(request: HttpRequest, screening_number: str) -> dict[str, Any]:
+    """The visit calendar once randomized (day 0 is the randomization date until dose 1 is recorded)."""
+    participant = access.access_participant(_user(request), screening_number)
+    day0, visits = reads.calendar(participant)
+    return {"day0": day0, "visits": [dataclasses.asdict(v) for v in visits]}
+
+
+@api.get(
+    "/participants/{screening_number}/items",
+    response={200: list[ItemOut], 404: ErrorOut},
+    tags=["items"],
+)
+def list_items(request: HttpRequest, screening_number: str) -> list[dict[str, Any]]:
+    """Every item value of the participant, current value first, with who/when/why of each version."""
+    participant = access.access_participant(_user(request), screening_number)
+    return _items_out(participant)
+
+
+@api.post(
+    "/participants/{screening_number}/items",
+    response={201: ItemOut, 400: ErrorOut, 403: ErrorOut, 404: ErrorOut},
+    tags=["items"],
+)
+def record_item(request: HttpRequest, screening_number: str, payload: ItemIn) -> Any:
+    """Record an item value, or correct it (a correction needs a reason and adds a version)."""
+    from iliad7.store.actions import record_item_value
+
+    participant = access.access_participant(_user(request), screening_number)
+    version = record_item_value(
+        participant,
+        form=payload.form,
+        item=payload.item,
+        value=payload.value,
+        unit=payload.unit,
+        visit=payload.visit,
+        instance=payload.instance,
+        acting_user=_user(request),
+        channel=CHANNEL,
+        reason=payload.reason,
+    )
+    row = next(
+        i
+        for i in _items_out(participant)
+        if (i["form"], i["visit"], i["instance"], i["item"])
+        == (version.form, version.visit, version.instance, version.item)
+    )
+    return _created(row)
+
+
+# ---------------------------------------------------------------- screening
+
+
+def _parse_body(request: HttpRequest) -> tuple[dict[str, Any] | None, HttpResponse | None]:
+    import orjson
+
+    from iliad7.eligibility import parse_record
+
+    try:
+        data = orjson.loads(request.body or b"")
+    except orjson.JSONDecodeError as exc:
+        return None, _error(request, 422, [{"loc": ["body"], "msg": str(exc), "type": "json_invalid"}], "body")
+    if not isinstance(data, dict):
+        return None, _error(
+            request, 422, [{"loc": ["body"], "msg": "a JSON object is required", "type": "dict_type"}], "body"
+        )
+    try:
+        parse_record(data)
+    except PydanticValidationError as exc:
+        return None, _screening_422(request, exc)
+    return data, None
+
+
+@api.post(
+    "/screening/evaluate",
+    response={200: VerdictOut, 422: ErrorOut},
+    tags=["screening"],
+    openapi_extra=_RECORD_BODY,
+)
+def evaluate_screening(request: HttpRequest) -> Any:
+    """The verdict on a screening record and each criterion's reason (pure; nothing is stored)."""
+    from iliad7.eligibility import parse_record, screen
+
+    data, problem = _parse_body(request)
+    if problem is not None:
+        return problem
+    return screen(parse_record(data)).as_contract()  # type: ignore[arg-type]
+
+
+@api.get(
+    "/participants/{screening_number}/screening",
+    response={200: ScreeningOut, 404: ErrorOut},
+    tags=["screening"],
+)
+def get_screening(request: HttpRequest, screening_number: str) -> dict[str, Any]:
+    """The latest saved screening record and its verdict (both null before one is saved)."""
+    participant = access.access_participant(_user(request), screening_number)
+    return _screening_out(participant)
+
+
+@api.post(
+    "/participants/{screening_number}/screening",
+    response={201: ScreeningOut, 400: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut},
+    tags=["screening"],
+    openapi_extra=_RECORD_BODY,
+)
+def save_screening(request: HttpRequest, screening_number: str) -> Any:
+    """Save a screening record as a new version (incomplete records can be saved and resumed).
+
+    A later save is a correction or completion: give `?reason=...` (kept in the audit trail).
+    """
+    participant = access.access_participant(_user(request), screening_number)
+    data, problem = _parse_body(request)
+    if problem is not None:
+        return problem
+    reason = request.GET.get("reason", "")
+    actions.save_screening(participant, data, acting_user=_user(request), channel=CHANNEL, reason=reason)  # type: ignore[arg-type]
+    return _created(_screening_out(participant))
+
+
+@api.post(
+    "/participants/{screening_number}/screen-failure",
+    response={200: ParticipantOut, 400: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut},
+    tags=["screening"],
+)
+def screen_failure(request: HttpRequest, screening_number: str, payload: ReasonIn) -> dict[str, Any]:
+    """Record a screen failure with its reason."""
+    participant = access.access_participant(_user(request), screening_number)
+    actions.record_screen_failure(participant, acting_user=_user(request), channel=CHANNEL, reason=payload.reason)
+    participant.refresh_from_db()
+    return _participant_out(participant)
+
+
+@api.get("/screening-log", response={200: dict[str, dict[str, Any]], 404: ErrorOut}, tags=["screening"])
+def get_screening_log(request: HttpRequest, site: str | None = None) -> Any:
+    """Per visible site: screened, by latest verdict, failed, consented, randomized, and ineligible by criterion."""
+    return _plain(actions.screening_log(_user(request), site_code=site))
+
+
+# ---------------------------------------------------------------- consent and randomization
+
+
+@api.post(
+    "/participants/{screening_number}/consent",
+    response={201: ConsentOut, 400: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut},
+    tags=["consent"],
+)
+def record_consent(request: HttpRequest, screening_number: str, payload: ConsentIn) -> Any:
+    """Record consent (type, given by, time, form version, obtained by); an emergency oral one opens a task."""
+    participant = access.access_participant(_user(request), screening_number)
+    result = actions.record_consent(
+        participant,
+        consent_type=payload.consent_type,
+        given_by=payload.given_by,
+        obtained_at=payload.obtained_at,
+        form_version=payload.form_version,
+        obtained_by=payload.obtained_by,
+        acting_user=_user(request),
+        channel=CHANNEL,
+    )
+    return _created(_consent_out(result))
+
+
+class ReconsentIn(Schema):
+    obtained_at: AwareDatetime
+    form_version: str = Field(min_length=1)
+    obtained_by: str = Field(min_length=1)
+    given_by: Literal["participant", "legally_authorized_representative"] = "participant"
+
+
+@api.post(
+    "/participants/{screening_number}/reconsent",
+    response={201: ConsentOut, 400: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut},
+    tags=["consent"],
+)
+def record_reconsent(request: HttpRequest, screening_number: str, payload: ReconsentIn) -> Any:
+    """The written re-consent that closes the task an emergency oral consent opened."""
+    participant = access.access_participant(_user(request), screening_number)
+    result = actions.complete_reconsent(
+        participant,
+        obtained_at=payload.obtained_at,
+        form_version=payload.form_version,
+        obtained_by=payload.obtained_by,
+        given_by=payload.given_by,
+        acting_user=_user(request),
+        channel=CHANNEL,
+    )
+    return _created(_consent_out(result))
+
+
+class ReconsentTaskOut(Schema):
+    screening_number: str
+    site: str
+    opened_at: datetime
+
+
+@api.get("/reconsent-tasks", response=list[ReconsentTaskOut], tags=["consent"])
+def reconsent_tasks(request: HttpRequest) -> Any:
+    """Open re-consent tasks (after an emergency oral consent) of the participants the user may see."""
+    return [
+        {"screening_number": t.participant.screening_number, "site": t.participant.site.code, "opened_at": t.opened_at}
+        for t in actions.open_reconsent_tasks(_user(request))
+    ]
+
+
+@api.post(
+    "/participants/{screening_number}/randomize",
+    response={200: RandomizationOut, 400: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut},
+    tags=["randomization"],
+)
+def randomize(request: HttpRequest, screening_number: str, payload: RandomizeIn) -> dict[str, Any]:
+    """Randomize an eligible, consented participant (investigator, with confirmation); never returns the arm."""
+    participant = access.access_participant(_user(request), screening_number)
+    result = actions.randomize_participant(
+        participant, acting_user=_user(request), confirmation=payload.confirmation, channel=CHANNEL
+    )
+    return result.as_dict()
+
+
+@api.post(
+    "/participants/{screening_number}/unblind",
+    response={200: UnblindOut, 400: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut},
+    tags=["randomization"],
+)
+def unblind(request: HttpRequest, screening_number: str, payload: UnblindIn) -> dict[str, Any]:
+    """Emergency unblinding of one participant by an investigator (reason and TOTP code); audited."""
+    participant = access.access_participant(_user(request), screening_number)
+    revealed = actions.unblind_participant(
+        participant, acting_user=_user(request), reason=payload.reason, otp_token=payload.otp_token, channel=CHANNEL
+    )
+    return {"screening_number": participant.screening_number, "revealed_allocation": str(revealed)}
+
+
+class UnblindingEventOut(Schema):
+    id: int
+    screening_number: str
+    usubjid: str | None
+    site: str
+    unblinded_by: str
+    unblinded_at: str
+    reason: str
+    channel: str
+
+
+@api.get("/unblinding-events", response={200: list[UnblindingEventOut], 403: ErrorOut}, tags=["randomization"])
+def unblinding_events(request: HttpRequest) -> Any:
+    """Emergency unblindings (sponsor viewer, DSMB, data manager): which participant, who, when, why; no arm."""
+    return actions.unblinding_events(_user(request))
+
+
+# ---------------------------------------------------------------- doses and pharmacy
+
+
+class DoseIn(Schema):
+    dose_number: int = Field(ge=1)
+    given_at: AwareDatetime
+    injection_site: str = Field(min_length=1)
+    volume_ml: Decimal = Field(gt=0)
+    local_reaction: str = "none"
+
+
+class DoseOut(Schema):
+    dose_number: int
+    given_at: datetime
+    injection_site: str
+    volume_ml: Decimal
+    local_reaction: str
+    recorded_by: str
+
+
+def _dose_out(d: Any) -> dict[str, Any]:
+    return {
+        "dose_number": d.dose_number,
+        "given_at": d.given_at,
+        "injection_site": d.injection_site,
+        "volume_ml": d.volume_ml,
+        "local_reaction": d.local_reaction,
+        "recorded_by": d.recorded_by.username,
+    }
+
+
+@api.get("/participants/{screening_number}/doses", response={200: list[DoseOut], 404: ErrorOut}, tags=["doses"])
+def list_doses(request: HttpRequest, screening_number: str) -> Any:
+    """Doses given (blinded-safe: the same for both arms)."""
+    participant = access.access_participant(_user(request), screening_number)
+    return [_dose_out(d) for d in actions.doses_given(participant)]
+
+
+@api.post(
+    "/participants/{screening_number}/doses",
+    response={201: DoseOut, 400: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut},
+    tags=["doses"],
+)
+def record_dose(request: HttpRequest, screening_number: str, payload: DoseIn) -> Any:
+    """Record a dose given at the bedside; refused outside its window, within 72 h, after discharge..."""
+    participant = access.access_participant(_user(request), screening_number)
+    dose = actions.record_dose_given(
+        participant,
+        payload.dose_number,
+        given_at=payload.given_at,
+        injection_site=payload.injection_site,
+        volume_ml=payload.volume_ml,
+        local_reaction=payload.local_reaction,
+        acting_user=_user(request),
+        channel=CHANNEL,
+    )
+    return _created(_dose_out(dose))
+
+
+class PrepareIn(Schema):
+    dose_number: int = Field(ge=1)
+    weight_kg: Decimal = Field(gt=0)
+    concentration_ug_per_ml: Decimal = Field(gt=0)
+    lot: str = Field(min_length=1)
+    prepared_at: AwareDatetime | None = None
+
+
+class PreparationOut(Schema):
+    label: str
+    dose_number: int
+    weight_kg: Decimal
+    dose_ug: int
+    concentration_ug_per_ml: Decimal
+    volume_ml: Decimal
+    contents: str
+    lot: str
+    expiry: date
+    prepared_by: str
+    prepared_at: datetime
+
+
+@api.get(
+    "/participants/{screening_number}/pharmacy/worksheet",
+    response={200: list[PreparationOut], 403: ErrorOut, 404: ErrorOut},
+    tags=["pharmacy"],
+)
+def pharmacy_worksheet(request: HttpRequest, screening_number: str) -> Any:
+    """The unblinded pharmacist's worksheet for one participant (403 for every other role)."""
+    participant = access.access_participant(_user(request), screening_number)
+    return [_plain(w) for w in actions.pharmacy_worksheet(participant, acting_user=_user(request))]
+
+
+@api.post(
+    "/participants/{screening_number}/pharmacy/preparations",
+    response={201: PreparationOut, 400: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut},
+    tags=["pharmacy"],
+)
+def prepare_dose(request: HttpRequest, screening_number: str, payload: PrepareIn) -> Any:
+    """Prepare one dose's syringe (unblinded pharmacist at the participant's site)."""
+    user = _user(request)
+    participant = access.access_participant(user, screening_number)
+    prepared = actions.prepare_dose(
+        participant,
+        payload.dose_number,
+        weight_kg=payload.weight_kg,
+        concentration_ug_per_ml=payload.concentration_ug_per_ml,
+        lot=payload.lot,
+        prepared_at=payload.prepared_at,
+        acting_user=user,
+        channel=CHANNEL,
+    )
+    line = next(w for w in actions.pharmacy_worksheet(participant, acting_user=user) if w.label == prepared.label)
+    return _created(_plain(line))
+
+
+class LotIn(Schema):
+    lot: str = Field(min_length=1)
+    expiry: date
+    vials: int = Field(gt=0)
+
+
+class MovementIn(Schema):
+    lot: str = Field(min_length=1)
+    vials: int = Field(gt=0)
+    reason: str = ""
+
+
+@api.get(
+    "/pharmacy/{site_code}/accountability",
+    response={200: dict[str, Any], 400: ErrorOut, 403: ErrorOut},
+    tags=["pharmacy"],
+)
+def accountability(request: HttpRequest, site_code: str) -> Any:
+    """Drug accountability per lot at a site: received, dispensed, wasted, returned, on hand; reconciles?"""
+    return _plain(actions.drug_accountability(site_code=site_code, acting_user=_user(request)))
+
+
+@api.post(
+    "/pharmacy/{site_code}/receipts",
+    response={201: dict[str, Any], 400: ErrorOut, 403: ErrorOut, 422: ErrorOut},
+    tags=["pharmacy"],
+)
+def receive_drug(request: HttpRequest, site_code: str, payload: LotIn) -> Any:
+    """Vials of a lot received at the site pharmacy."""
+    user = _user(request)
+    actions.record_drug_receipt(
+        site_code=site_code,
+        lot=payload.lot,
+        expiry=payload.expiry,
+        vials=payload.vials,
+        acting_user=user,
+        channel=CHANNEL,
+    )
+    return _created(_plain(actions.drug_accountability(site_code=site_code, acting_user=user)))
+
+
+@api.post(
+    "/pharmacy/{site_code}/wastage",
+    response={201: dict[str, Any], 400: ErrorOut, 403: ErrorOut, 409: ErrorOut, 422: ErrorOut},
+    tags=["pharmacy"],
+)
+def waste_drug(request: HttpRequest, site_code: str, payload: MovementIn) -> Any:
+    """Vials destroyed or unusable; needs a reason."""
+    user = _user(request)
+    actions.record_wastage(
+        site_code=site_code,
+        lot=payload.lot,
+        vials=payload.vials,
+        reason=payload.reason,
+        acting_user=user,
+        channel=CHANNEL,
+    )
+    return _created(_plain(actions.drug_accountability(site_code=site_code, acting_user=user)))
+
+
+@api.post(
+    "/pharmacy/{site_code}/returns",
+    response={201: dict[str, Any], 400: ErrorOut, 403: ErrorOut, 409: ErrorOut, 422: ErrorOut},
+    tags=["pharmacy"],
+)
+def return_drug(request: HttpRequest, site_code: str, payload: MovementIn) -> Any:
+    """Vials returned to the sponsor or depot."""
+    user = _user(request)
+    actions.record_return(
+        site_code=site_code,
+        lot=payload.lot,
+        vials=payload.vials,
+        reason=payload.reason,
+        acting_user=user,
+        channel=CHANNEL,
+    )
+    return _created(_plain(actions.drug_accountability(site_code=site_code, acting_user=user)))
+
+
+# ---------------------------------------------------------------- audit
+
+
+@api.get("/audit/verify", response={200: AuditVerifyOut, 403: ErrorOut}, tags=["audit"])
+def audit_verify(request: HttpRequest) -> dict[str, Any]:
+    """Recompute the audit chain (monitors and data managers): ok, records, first broken record."""
+    from iliad7.audit import trail
+
+    if not reads.may_read_audit(_user(request)):
+        raise AccessDenied("only monitors and data managers verify the audit trail")
+    return trail.verify().as_dict()
+
+
+@api.get("/audit/records", response={200: list[AuditRecordOut], 403: ErrorOut}, tags=["audit"])
+def audit_records(request: HttpRequest) -> list[Any]:
+    """The latest audit records the user may read (data manager: all; monitor: their sites' participants)."""
+    return reads.audit_records(_user(request))

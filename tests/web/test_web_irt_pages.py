@@ -1,0 +1,219 @@
+"""Consent, randomization, emergency unblinding and the pharmacy through the pages (channel `web`)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+pytestmark = pytest.mark.django_db
+
+
+def _ago(hours: int) -> str:
+    """A UTC time `hours` ago, as a datetime-local input sends it (consent cannot be in the future)."""
+    from datetime import UTC, datetime, timedelta
+
+    return (datetime.now(UTC) - timedelta(hours=hours)).strftime("%Y-%m-%dT%H:%M")
+
+
+def _post(client, url, data):  # type: ignore[no-untyped-def]
+    return client.post(url, {**data, "csrfmiddlewaretoken": client.cookies["csrftoken"].value})
+
+
+def test_consent_form_records_consent_and_keeps_bad_input(staff, trial, login) -> None:  # type: ignore[no-untyped-def]
+    from iliad7.store.models import Consent
+
+    client = login(staff["coordinator@MSKCC"])
+    participant = trial["screened@MSKCC"]
+    url = f"/participants/{participant.screening_number}/consent/"
+    emergency_at = _ago(hours=30)
+    page = client.get(url).content.decode()
+    assert '<label for="c-fv">Consent form version</label>' in page
+    bad = _post(
+        client,
+        url,
+        {
+            "consent_type": "written",
+            "given_by": "participant",
+            "obtained_at": "yesterday",
+            "form_version": "v1.0",
+            "obtained_by": "Dr A",
+        },
+    )
+    assert bad.status_code == 400
+    body = bad.content.decode()
+    assert re.search(r'id="c-at-msg" class="field-msg">[^<]*YYYY-MM-DD', body)
+    assert 'value="yesterday"' in body and 'value="v1.0"' in body
+    good = _post(
+        client,
+        url,
+        {
+            "consent_type": "emergency_oral",
+            "given_by": "legally_authorized_representative",
+            "obtained_at": emergency_at,
+            "form_version": "v1.0",
+            "obtained_by": "Dr A",
+        },
+    )
+    assert good.status_code == 302
+    consent = Consent.objects.get(participant=participant)
+    assert consent.channel == "web" and consent.obtained_at.strftime("%Y-%m-%dT%H:%M") == emergency_at
+    home = client.get("/").content.decode()
+    assert "Open re-consent tasks" in home and participant.screening_number in home
+    reconsent = _post(
+        client,
+        url,
+        {
+            "consent_type": "written",
+            "given_by": "participant",
+            "obtained_at": _ago(hours=2),
+            "form_version": "v1.0",
+            "obtained_by": "Dr A",
+        },
+    )
+    assert reconsent.status_code == 302
+    assert "Open re-consent tasks" not in client.get("/").content.decode()
+
+
+def test_randomize_needs_the_investigators_explicit_confirmation(staff, trial, login) -> None:  # type: ignore[no-untyped-def]
+    participant = trial["consented@MSKCC"]
+    url = f"/participants/{participant.screening_number}/randomize/"
+    client = login(staff["investigator@MSKCC"])
+    page = client.get(url).content.decode()
+    assert 'type="checkbox" id="confirm" name="confirm"' in page and "verdict-eligible" in page
+    unconfirmed = _post(client, url, {})
+    assert unconfirmed.status_code == 400 and "Tick the confirmation" in unconfirmed.content.decode()
+    participant.refresh_from_db()
+    assert participant.usubjid is None
+    done = _post(client, url, {"confirm": "yes"})
+    assert done.status_code == 200
+    participant.refresh_from_db()
+    body = done.content.decode()
+    assert participant.usubjid and participant.usubjid in body
+    assert "Randomization number" in body and "Kit (syringe label) code" in body
+    assert "placebo" not in body.lower()
+    assert login(staff["coordinator@MSKCC"]).get(url).status_code == 403
+
+
+def test_emergency_unblinding_shows_the_arm_once_and_is_audited(staff, trial, login, totp) -> None:  # type: ignore[no-untyped-def]
+    from iliad7.store.access import access_allocation
+    from iliad7.store.actions import add_totp_device
+    from iliad7.store.models import AuditRecord
+
+    investigator = staff["investigator@MDACC"]
+    add_totp_device(investigator, acting_user=None, channel="system")
+    participant = trial["randomized@MDACC"]
+    url = f"/participants/{participant.screening_number}/unblind/"
+    client = login(investigator)
+    page = client.get(url).content.decode()
+    assert '<label for="u-reason">Reason</label>' in page and 'autocomplete="one-time-code"' in page
+    wrong = _post(client, url, {"reason": "suspected anaphylaxis", "otp_token": "000000"})
+    assert wrong.status_code == 400 and "suspected anaphylaxis" in wrong.content.decode()
+    assert not AuditRecord.objects.filter(action="unblinding", object_id=participant.screening_number).exists()
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    TOTPDevice.objects.get(user=investigator).throttle_reset()  # django-otp slows retries after a failure
+    revealed = _post(client, url, {"reason": "suspected anaphylaxis", "otp_token": totp(investigator)})
+    assert revealed.status_code == 200
+    arm = access_allocation(investigator, participant)
+    assert f'<p class="revealed">{arm}</p>' in revealed.content.decode()
+    record = AuditRecord.objects.get(action="unblinding", object_id=participant.screening_number)
+    assert record.channel == "web" and record.reason == "suspected anaphylaxis" and arm not in record.new_value
+    # The participant's page still shows no arm; the sponsor sees the event, not the arm.
+    assert arm.encode() not in client.get(f"/participants/{participant.screening_number}/").content
+    events = login(staff["sponsor-viewer"]).get("/unblinding-events/").content.decode()
+    assert participant.screening_number in events and "suspected anaphylaxis" in events
+
+
+def test_pharmacist_prepares_a_dose_and_sees_accountability(staff, trial, login) -> None:  # type: ignore[no-untyped-def]
+    from iliad7.store.models import AuditRecord
+
+    participant = trial["randomized@MSKCC"]
+    url = f"/participants/{participant.screening_number}/pharmacy/"
+    client = login(staff["unblinded-pharmacist@MSKCC"])
+    page = client.get(url).content.decode()
+    assert 'name="weight_kg" value="70"' in page and "LOT-1" in page and "everything reconciles" in page
+    bad = _post(
+        client, url, {"dose_number": "two", "weight_kg": "70", "concentration_ug_per_ml": "200", "lot": "LOT-1"}
+    )
+    assert bad.status_code == 400 and 'value="two"' in bad.content.decode()
+    done = _post(client, url, {"dose_number": "2", "weight_kg": "70", "concentration_ug_per_ml": "200", "lot": "LOT-1"})
+    assert done.status_code == 302
+    assert AuditRecord.objects.filter(action="dose.prepare", channel="web").exists()
+    worksheet = client.get(url).content.decode()
+    assert "-D2" in worksheet and "700" in worksheet and "3.50" in worksheet
+
+
+def test_pharmacy_stock_receives_wastes_and_reconciles(staff, trial, login) -> None:  # type: ignore[no-untyped-def]
+    client = login(staff["unblinded-pharmacist@MSKCC"])
+    assert "MSKCC pharmacy" in client.get("/").content.decode()
+    url = "/pharmacy/MSKCC/"
+    bad = _post(client, url, {"movement": "receipt", "lot": "LOT-2", "vials": "ten", "expiry": "2030-01-01"})
+    assert bad.status_code == 400 and 'value="ten"' in bad.content.decode()
+    assert (
+        _post(client, url, {"movement": "receipt", "lot": "LOT-2", "vials": "10", "expiry": "2030-01-01"}).status_code
+        == 302
+    )
+    no_reason = _post(client, url, {"movement": "wastage", "lot": "LOT-2", "vials": "1"})
+    assert no_reason.status_code == 400 and re.search(
+        r'id="m-reason-msg" class="field-msg">[^<]+<', no_reason.content.decode()
+    )
+    assert (
+        _post(client, url, {"movement": "wastage", "lot": "LOT-2", "vials": "1", "reason": "vial broken"}).status_code
+        == 302
+    )
+    page = client.get(url).content.decode()
+    assert (
+        '<th scope="row">LOT-2</th><td>2030-01-01</td><td>10</td><td>0</td><td>1</td><td>0</td><td>9</td><td>yes</td>'
+        in page
+    )
+    assert "everything reconciles" in page
+    assert client.get("/pharmacy/MDACC/").status_code == 404
+    assert login(staff["coordinator@MSKCC"]).get(url).status_code == 404
+
+
+def test_site_staff_record_a_dose_given_on_the_participant_page(staff, trial, login) -> None:  # type: ignore[no-untyped-def]
+    from decimal import Decimal
+
+    from iliad7.store.actions import prepare_dose
+    from iliad7.store.models import DoseAdministration
+
+    participant = trial["randomized@MDACC"]
+    pharmacist = staff["unblinded-pharmacist@MDACC"]
+    from datetime import date, timedelta
+
+    from iliad7.store.actions import record_drug_receipt
+
+    record_drug_receipt(
+        site_code="MDACC",
+        lot="L9",
+        expiry=date.today() + timedelta(days=90),
+        vials=5,
+        acting_user=pharmacist,
+        channel="system",
+    )
+    prepared = prepare_dose(
+        participant,
+        1,
+        weight_kg=Decimal("70"),
+        concentration_ug_per_ml=Decimal("200"),
+        lot="L9",
+        acting_user=pharmacist,
+        channel="system",
+    )
+    client = login(staff["coordinator@MDACC"])
+    url = f"/participants/{participant.screening_number}/doses/"
+    data = {
+        "dose_number": "1",
+        "given_at": _ago(hours=1),
+        "injection_site": "right deltoid",
+        "volume_ml": str(prepared.volume_ml),
+    }
+    refused = _post(client, url, {**data, "volume_ml": "99"})
+    assert refused.status_code == 302
+    assert not DoseAdministration.objects.filter(participant=participant).exists()
+    assert _post(client, url, data).status_code == 302
+    dose = DoseAdministration.objects.get(participant=participant)
+    assert dose.channel == "web" and dose.injection_site == "right deltoid"
+    page = client.get(f"/participants/{participant.screening_number}/").content.decode()
+    assert "right deltoid" in page and "status-done" in page
