@@ -8,7 +8,6 @@ for roles that need it, the TOTP step.
 from __future__ import annotations
 
 import json
-import re
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -20,7 +19,6 @@ from django.test import Client
 PASSWORD = "correct-horse-battery-staple"
 REPO = Path(__file__).resolve().parents[2]
 PROTOCOL_FILE = REPO / "protocols" / "iliad-7-us-o.yaml"
-SPEC = REPO.parent / "shared" / "spec" / "clinical-rules.md"
 
 SITE_ROLES = ("investigator", "coordinator", "unblinded-pharmacist", "monitor")
 TRIAL_ROLES = (
@@ -46,18 +44,8 @@ BLINDED_ROLES = (
 
 
 def spec_example_record() -> dict[str, Any]:
-    """The screening record printed in clinical-rules section 3 (eligible).
-
-    Read from the shared spec beside the repository; without it, the eligible
-    example of the contract vectors stands in.
-    """
-    if SPEC.exists():
-        text = SPEC.read_text(encoding="utf-8")
-        found = re.search(r"### Screening record \(input contract\)\n\n```json\n(.*?)```", text, re.S)
-        if found:
-            return json.loads(found.group(1))  # type: ignore[no-any-return]
-    examples = json.loads((REPO / "tests" / "vectors" / "contract_examples.json").read_text())
-    return next(e["input"] for e in examples if e["kind"] == "screen")  # type: ignore[no-any-return]
+    """The screening record printed in clinical-rules section 3 (eligible), as copied into the test vectors."""
+    return json.loads((REPO / "tests" / "vectors" / "screening_record_contract.json").read_text())  # type: ignore[no-any-return]
 
 
 @pytest.fixture
