@@ -29,7 +29,7 @@ lint: install
 
 typecheck: install
 	$(BIN)/mypy src/iliad7/scores src/iliad7/eligibility src/iliad7/protocol \
-		src/iliad7/randomization src/iliad7/dosing src/iliad7/schedule src/iliad7/simulate
+		src/iliad7/randomization src/iliad7/dosing src/iliad7/schedule src/iliad7/simulate src/iliad7/analysis
 
 unit: install
 	$(BIN)/python -m pytest

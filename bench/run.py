@@ -18,6 +18,7 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+from analysis_bench import bench_analysis
 from screening_inputs import generate
 from simulate_bench import bench_power
 
@@ -80,3 +81,4 @@ if __name__ == "__main__":
     bench_screen()
     bench_power()
     bench_cohort()
+    bench_analysis()
