@@ -43,7 +43,7 @@ def test_database_holds_what_the_simulation_decided(replayed: object) -> None:
         simulated = item.participant
         expected_status = "died" if simulated.death_day is not None else "completed"
         assert participant.status == expected_status
-        baseline_alc = ItemValue.objects.get(participant=participant, form="ALC", item="alc", visit="BASELINE")
+        baseline_alc = ItemValue.objects.get(participant=participant, form="LAB", item="alc", visit="BASELINE")
         assert float(baseline_alc.value) == pytest.approx(simulated.alc[0], rel=1e-3)
         assert baseline_alc.unit == "cells/mm3"
 

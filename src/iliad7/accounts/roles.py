@@ -41,6 +41,12 @@ class Capability(StrEnum):
     PREPARE_DOSE = "dose.prepare"
     DRUG_ACCOUNTABILITY = "drug.accountability"  # receive, waste, return and count drug
     RECORD_DOSE = "dose.record"
+    # Data capture (issue 5): queries, source-data verification, locks.
+    VIEW_QUERIES = "query.view"
+    RAISE_QUERY = "query.raise"  # also closes and reopens the queries it manages
+    ANSWER_QUERY = "query.answer"
+    VERIFY_SOURCE = "form.sdv"
+    LOCK_DATA = "form.lock"  # lock and unlock forms and casebooks
 
 
 class Blinding(StrEnum):
@@ -72,6 +78,8 @@ _SITE_STAFF = frozenset(
         _C.RECORD_DATA,
         _C.RECORD_CONSENT,
         _C.RECORD_DOSE,
+        _C.VIEW_QUERIES,
+        _C.ANSWER_QUERY,
     }
 )
 _READ = frozenset({_C.VIEW_PARTICIPANTS})
@@ -97,8 +105,22 @@ _TABLE: tuple[tuple[str, str, bool, Blinding, bool, frozenset[Capability]], ...]
         True,
         _READ | {_C.VIEW_ALLOCATION, _C.EXPORT_ALLOCATION, _C.PREPARE_DOSE, _C.DRUG_ACCOUNTABILITY},
     ),
-    ("monitor", "Clinical monitor", True, Blinding.BLINDED, False, _READ),
-    ("data-manager", "Data manager", False, Blinding.BLINDED, False, _OVERSIGHT),
+    (
+        "monitor",
+        "Clinical monitor",
+        True,
+        Blinding.BLINDED,
+        False,
+        _READ | {_C.VIEW_QUERIES, _C.RAISE_QUERY, _C.VERIFY_SOURCE},
+    ),
+    (
+        "data-manager",
+        "Data manager",
+        False,
+        Blinding.BLINDED,
+        False,
+        _OVERSIGHT | {_C.VIEW_QUERIES, _C.RAISE_QUERY, _C.LOCK_DATA},
+    ),
     (
         "infection-adjudicator",
         "Infection adjudicator (Secondary Infections Committee)",

@@ -10,6 +10,7 @@ from __future__ import annotations
 import typer
 
 from iliad7.cli import analysis as analysis_cli
+from iliad7.cli import capture as capture_cli
 from iliad7.cli import irt as irt_cli
 from iliad7.cli import protocol as protocol_cli
 from iliad7.cli import rules as rules_cli
@@ -31,6 +32,7 @@ store_cli.register(app)
 irt_cli.register(app)
 web_cli.register(app)
 analysis_cli.register(app)
+capture_cli.register(app)
 
 
 def main() -> None:

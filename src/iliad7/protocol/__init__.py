@@ -9,6 +9,7 @@ Pure: no Django, no database. The file format and its provenance convention
 """
 
 from iliad7.protocol.errors import Problem, ProtocolError
+from iliad7.protocol.forms import Check, Choice, Form, Item, Range
 from iliad7.protocol.loader import PROTOCOL_ENV, default_protocol_path, load_protocol
 from iliad7.protocol.models import (
     Arm,
@@ -29,15 +30,20 @@ __all__ = [
     "PROTOCOL_ENV",
     "Arm",
     "Assessment",
+    "Check",
+    "Choice",
     "Criterion",
     "Dosing",
     "Eligibility",
+    "Form",
+    "Item",
     "Masking",
     "Outcome",
     "Problem",
     "Protocol",
     "ProtocolError",
     "Randomization",
+    "Range",
     "Schedule",
     "Site",
     "Visit",

@@ -16,6 +16,7 @@ from typing import Annotated, Literal, Self
 from pydantic import Field, NonNegativeInt, PositiveInt, PrivateAttr, model_validator
 
 from iliad7.protocol.base import Code, Frozen, Invalid, Number, Sourced, Text, unique
+from iliad7.protocol.forms import Form
 from iliad7.protocol.vocabulary import (
     CRITERIA,
     CRITERION_IDS,
@@ -512,6 +513,7 @@ class Protocol(Frozen):
     eligibility: Eligibility
     parameters: Parameters
     outcomes: tuple[Outcome, ...]
+    forms: tuple[Form, ...] = ()
 
     _sha256: str = PrivateAttr(default="")
     _path: Path | None = PrivateAttr(default=None)
@@ -551,6 +553,12 @@ class Protocol(Frozen):
                 return arm
         raise KeyError(code)
 
+    def form(self, form_id: str) -> Form:
+        for form in self.forms:
+            if form.id == form_id:
+                return form
+        raise KeyError(form_id)
+
     def outcome(self, outcome_id: str) -> Outcome:
         for outcome in self.outcomes:
             if outcome.id == outcome_id:
@@ -567,7 +575,25 @@ class Protocol(Frozen):
         self._check_dosing()
         self._check_dose_visits()
         self._check_outcomes()
+        self._check_forms()
         return self
+
+    def _check_forms(self) -> None:
+        unique([f.id for f in self.forms], "form id", ("forms",), key="id")
+        assessments = {a.id: a for a in self.schedule.assessments}
+        for index, form in enumerate(self.forms):
+            for a_index, assessment_id in enumerate(form.assessments):
+                assessment = assessments.get(assessment_id)
+                if assessment is None:
+                    raise Invalid(
+                        ("forms", index, "assessments", a_index),
+                        f"no assessment {assessment_id!r} in schedule.assessments",
+                    )
+                if form.repeat == "visit" and not assessment.visits:
+                    raise Invalid(
+                        ("forms", index, "repeat"),
+                        f"assessment {assessment_id} is scheduled at no visit: the form cannot be filled per visit",
+                    )
 
     def _check_allocation(self) -> None:
         arms = [a.code for a in self.arms]

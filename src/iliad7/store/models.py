@@ -100,6 +100,9 @@ class ItemValue(models.Model):
     recorded_at = models.DateTimeField()
     reason = models.TextField(blank=True)
     channel = models.CharField(max_length=8, choices=CHANNELS)
+    # Null for a value entered by a person; for a value derived on save (NEWS2, SOFA, WHO scale,
+    # CTCAE grade), canonical JSON of the rule, the inputs it came from and the score's result.
+    derivation = models.TextField(null=True, blank=True)
 
     class Meta:
         ordering = (
@@ -367,3 +370,68 @@ class DoseAdministration(models.Model):
     class Meta:
         ordering = ("participant_id", "dose_number")
         constraints = (models.UniqueConstraint(fields=("participant", "dose_number"), name="one_dose_per_number"),)
+
+
+# ---- Data capture (issue 5): queries, source-data verification, locks ------------------------------
+
+
+class DataQuery(models.Model):
+    """A monitor's or data manager's question about one item; `status` is the latest of its events.
+
+    The row holds the current status only (locked and updated by the query actions);
+    its history is the append-only `QueryEvent` rows and the audit trail.
+    """
+
+    STATUSES = ("open", "answered", "closed")
+
+    participant = models.ForeignKey(Participant, on_delete=models.PROTECT, related_name="queries")
+    form = models.CharField(max_length=64)
+    visit = models.CharField(max_length=64, blank=True, default="")
+    instance = models.PositiveIntegerField(default=1)
+    item = models.CharField(max_length=64)
+    status = models.CharField(max_length=16, choices=[(s, s) for s in STATUSES])
+    raised_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    raised_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ("raised_at", "id")
+
+
+class QueryEvent(models.Model):
+    """One step of a query: raised, answered, closed or reopened, with its text; append-only."""
+
+    KINDS = ("raise", "answer", "close", "reopen")
+
+    query = models.ForeignKey(DataQuery, on_delete=models.PROTECT, related_name="events")
+    kind = models.CharField(max_length=16, choices=[(k, k) for k in KINDS])
+    text = models.TextField(blank=True)
+    status_after = models.CharField(max_length=16)
+    by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    at = models.DateTimeField()
+    channel = models.CharField(max_length=8, choices=CHANNELS)
+
+    class Meta:
+        ordering = ("query_id", "at", "id")
+
+
+class ReviewEvent(models.Model):
+    """A form's source-data verification or lock, or the casebook's lock, set or cleared; append-only.
+
+    The current state of a flag is its latest event. A casebook event has an empty form.
+    """
+
+    KINDS = ("sdv", "form_lock", "casebook_lock")
+
+    participant = models.ForeignKey(Participant, on_delete=models.PROTECT, related_name="review_events")
+    form = models.CharField(max_length=64, blank=True, default="")
+    visit = models.CharField(max_length=64, blank=True, default="")
+    instance = models.PositiveIntegerField(default=1)
+    kind = models.CharField(max_length=16, choices=[(k, k) for k in KINDS])
+    value = models.BooleanField()
+    by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    at = models.DateTimeField()
+    reason = models.TextField(blank=True)
+    channel = models.CharField(max_length=8, choices=CHANNELS)
+
+    class Meta:
+        ordering = ("participant_id", "at", "id")

@@ -42,6 +42,16 @@ LAB_ITEMS: dict[str, tuple[tuple[str, str, str], ...]] = {
     "D-DIMER": (("d_dimer", "d_dimer", "ug/L FEU"),),
     "VIRAL-LOAD": (("log10_copies_per_ml", "viral_load_log10", "log10 copies/mL"),),
 }
+# The protocol's form (eCRF) each assessment's items are entered on (`forms:` in the protocol file):
+# the laboratory results share the LAB form; item ids and units are the form's.
+LAB_FORMS: dict[str, str] = {
+    "ALC": "LAB",
+    "CD4-CD8": "LAB",
+    "FERRITIN": "LAB",
+    "CRP": "LAB",
+    "D-DIMER": "LAB",
+    "VIRAL-LOAD": "VIRAL-LOAD",
+}
 
 
 @dataclass
@@ -218,8 +228,8 @@ def _follow(
                 if value != value:  # NaN: not measured that day
                     continue
                 record_item_value(
-                    participant, form=assessment.id, item=name, value=f"{value:.4g}", unit=unit, visit=visit_id,
-                    acting_user=coordinator, channel=CHANNEL,
+                    participant, form=LAB_FORMS[assessment.id], item=name, value=f"{value:.4g}", unit=unit,
+                    visit=visit_id, acting_user=coordinator, channel=CHANNEL,
                 )  # fmt: skip
                 run.values += 1
     investigator = staff[f"investigator:{code}"]

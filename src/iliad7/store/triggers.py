@@ -20,7 +20,9 @@ IRT_APPEND_ONLY_TABLES = (
     "store_preparation",
     "store_doseadministration",
 )
-ALL_APPEND_ONLY_TABLES = APPEND_ONLY_TABLES + IRT_APPEND_ONLY_TABLES
+# Data capture (issue 5; migration 0006): the steps of queries and the SDV and lock events.
+CAPTURE_APPEND_ONLY_TABLES = ("store_queryevent", "store_reviewevent")
+ALL_APPEND_ONLY_TABLES = APPEND_ONLY_TABLES + IRT_APPEND_ONLY_TABLES + CAPTURE_APPEND_ONLY_TABLES
 
 _PG_FUNCTION = """
 CREATE OR REPLACE FUNCTION iliad7_refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$

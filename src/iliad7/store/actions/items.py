@@ -36,11 +36,14 @@ def record_item_value(
     acting_user: User,
     channel: str,
     reason: str = "",
+    derivation: str | None = None,
 ) -> ItemValue:
     """Add a version of one item value (the first entry, or a correction with a reason).
 
     Nothing is updated in place: a correction is a new row with the next
-    version number, and the previous versions stay as they were.
+    version number, and the previous versions stay as they were. `derivation`
+    (canonical JSON) marks a value derived on save from other items. A locked
+    form or casebook refuses the write (`ActionRefused`).
     """
     check_channel(channel)
     form = _required("form", form)
@@ -51,6 +54,9 @@ def record_item_value(
     with transaction.atomic():
         # Lock the participant so two corrections cannot claim the same version number.
         locked = Participant.objects.select_for_update().get(pk=participant.pk)
+        from iliad7.store.actions.capture import refuse_if_locked
+
+        refuse_if_locked(locked, form=form, visit=visit, instance=instance)
         latest = (
             ItemValue.objects.filter(participant=locked, form=form, visit=visit, instance=instance, item=item)
             .order_by("-version")
@@ -58,7 +64,7 @@ def record_item_value(
         )
         if latest is not None and not reason.strip():
             raise InputError("reason", "a correction needs a reason for change")
-        if latest is not None and latest.value == value and latest.unit == unit:
+        if latest is not None and (latest.value, latest.unit, latest.derivation) == (value, unit, derivation):
             raise InputError("value", "the correction does not change the value or unit")
         version = ItemValue.objects.create(
             participant=locked,
@@ -73,6 +79,7 @@ def record_item_value(
             recorded_at=now(),
             reason=reason,
             channel=channel,
+            derivation=derivation,
         )
         trail.append(
             actor=acting_user.username,
@@ -82,7 +89,9 @@ def record_item_value(
             object_type="item_value",
             object_id=item_key(locked, form, visit, instance, item),
             old=None if latest is None else {"value": latest.value, "unit": latest.unit, "version": latest.version},
-            new={"value": value, "unit": unit, "version": version.version},
+            new={"value": value, "unit": unit, "version": version.version}
+            if derivation is None
+            else {"value": value, "unit": unit, "version": version.version, "derived": True},
             reason=reason,
         )
     return version

@@ -22,6 +22,7 @@ randomization number and kit code, never the arm.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.db import transaction
 
@@ -141,3 +142,8 @@ def randomization_of(participant: Participant) -> RandomizationResult | None:
     if row is None or not participant.usubjid:
         return None
     return RandomizationResult(participant.usubjid, row[0], row[1])
+
+
+def randomized_at(participant: Participant) -> datetime | None:
+    """When the participant was randomized (T0), or None if not randomized (blinded-safe: no arm)."""
+    return AllocationSlot.objects.filter(participant=participant).values_list("assigned_at", flat=True).first()

@@ -1,0 +1,603 @@
+"""Data capture writes (issue 5): save a form, queries, source-data verification, locks, the casebook signature.
+
+`save_form` checks the whole form with `iliad7.capture` first: on any error it
+stores nothing and raises `FormRejected` carrying every field's message (and
+what was typed). Otherwise, in one transaction, each changed item becomes a
+new `ItemValue` version through `record_item_value` (one audit row each), the
+values derived on save (NEWS2, SOFA, WHO scale, CTCAE grades) are written the
+same way marked with their derivation, and one `form.save` audit row
+summarises the save. Correcting a saved value needs a reason. A locked form
+or casebook refuses every write. A change to a form whose source data were
+verified clears its verification (audited as `form.sdv` with the reason):
+the monitor verifies the new value again.
+
+Queries: a monitor or data manager raises one on an item (`open`), the site
+answers it (`answered`), the monitor closes it (`closed`) or reopens it
+(`open`). Each step is an append-only `QueryEvent` and an audit row.
+
+Casebook signature rule (`sign_casebook`): the investigator may sign when no
+query of the participant is open or answered (all are closed) and the
+END-OF-STUDY form has been saved (follow-up has ended, so nothing more is
+expected); the signature uses `sign_record` with the meaning "I approve this
+casebook" and is bound to the casebook's content, so any later correction
+breaks it.
+
+Nothing here reads or writes the arm.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from django.db import transaction
+
+from iliad7.accounts.roles import Capability
+from iliad7.audit import trail
+from iliad7.audit.chain import canonical_json
+from iliad7.capture import CaptureContext, Derived, FieldMessage, FormCheck, derive, form_spec, validate_form
+from iliad7.capture.checks import Raw
+from iliad7.errors import ActionRefused, InputError, NotFound
+from iliad7.store import access
+from iliad7.store.actions._common import check_channel, current_protocol, now, require_text
+from iliad7.store.models import DataQuery, ItemValue, Participant, QueryEvent, ReviewEvent, Signature, User
+
+CASEBOOK_MEANING = "I approve this casebook"
+# The derivation stored when a derived value's inputs were all cleared by a correction.
+_CLEARED = canonical_json({"rule": "", "inputs": {}, "result": {"cleared": "its inputs were cleared"}})
+
+
+class FormRejected(InputError):
+    """A form with errors: nothing was stored. `check` holds every field's messages and typed text."""
+
+    def __init__(self, check: FormCheck) -> None:
+        first = check.errors[0]
+        super().__init__(first.field, "; ".join(f"{m.field}: {m.message}" for m in check.errors))
+        self.check = check
+        self.messages = check.errors
+
+
+@dataclass(frozen=True)
+class FormSave:
+    """What one save wrote: the new item versions, the derived values, the warnings kept."""
+
+    form: str
+    visit: str
+    instance: int
+    written: list[ItemValue]
+    derived: dict[str, Derived]
+    warnings: tuple[FieldMessage, ...]
+    check: FormCheck
+    sdv_cleared: bool = False
+    unchanged: list[str] = field(default_factory=list)
+
+
+# ---- reading what the checks need -------------------------------------------------------------
+
+
+def _current(
+    participant: Participant, form: str, visit: str = "", instance: int | None = None
+) -> dict[tuple[int, str], ItemValue]:
+    rows = ItemValue.objects.filter(participant=participant, form=form, visit=visit)
+    if instance is not None:
+        rows = rows.filter(instance=instance)
+    latest: dict[tuple[int, str], ItemValue] = {}
+    for row in rows.order_by("instance", "item", "version"):
+        latest[(row.instance, row.item)] = row
+    return latest
+
+
+def _date_of(text: str, zone: Any) -> date | None:
+    if not text:
+        return None
+    try:
+        if "T" in text:
+            return datetime.fromisoformat(text).astimezone(zone).date()
+        return date.fromisoformat(text)
+    except ValueError:
+        return None
+
+
+def capture_context(participant: Participant, *, visit: str = "", at: datetime | None = None) -> CaptureContext:
+    """The participant's T0, day 0 (date of dose 1 at the site), discharge, death and withdrawal, for the checks."""
+    from iliad7.store.actions.pharmacy import site_zone
+    from iliad7.store.actions.randomization import randomized_at
+    from iliad7.store.models import DoseAdministration
+
+    zone = site_zone(participant.site)
+    first_dose = DoseAdministration.objects.filter(participant=participant, dose_number=1).first()
+    day0 = first_dose.given_at.astimezone(zone).date() if first_dose is not None else None
+    discharge: date | None = None
+    stays: dict[int, dict[str, str]] = {}
+    for (instance, item), row in _current(participant, "HOSPITAL-STAY").items():
+        stays.setdefault(instance, {})[item] = row.value
+    for instance in sorted(stays):
+        stay = stays[instance]
+        if stay.get("stay_type") == "hospital" and stay.get("readmission") == "false":
+            discharge = _date_of(stay.get("discharged_at", ""), zone)
+            break
+    death = next(
+        (_date_of(r.value, zone) for (_, i), r in _current(participant, "DEATH").items() if i == "death_date"), None
+    )
+    ending = {i: r.value for (_, i), r in _current(participant, "END-OF-STUDY").items()}
+    withdrawal = (
+        _date_of(ending.get("end_date", ""), zone)
+        if ending.get("end_status") in ("withdrew_consent", "withdrawn_by_investigator")
+        else None
+    )
+    return CaptureContext(
+        now=at or now(),
+        randomized_at=randomized_at(participant),
+        day0=day0,
+        zone=zone,
+        visit=visit,
+        discharge_date=discharge,
+        death_date=death,
+        withdrawal_date=withdrawal,
+    )
+
+
+def _lab_baselines(participant: Participant) -> dict[str, tuple[str, str]]:
+    return {item: (row.value, row.unit) for (_, item), row in _current(participant, "LAB", "BASELINE", 1).items()}
+
+
+# ---- locks and verification ---------------------------------------------------------------------
+
+
+def _latest_flag(participant: Participant, kind: str, form: str = "", visit: str = "", instance: int = 1) -> bool:
+    event = (
+        ReviewEvent.objects.filter(participant=participant, kind=kind, form=form, visit=visit, instance=instance)
+        .order_by("-at", "-id")
+        .first()
+    )
+    return bool(event is not None and event.value)
+
+
+def casebook_locked(participant: Participant) -> bool:
+    return _latest_flag(participant, "casebook_lock")
+
+
+def form_locked(participant: Participant, form: str, visit: str = "", instance: int = 1) -> bool:
+    return _latest_flag(participant, "form_lock", form, visit, instance)
+
+
+def source_verified(participant: Participant, form: str, visit: str = "", instance: int = 1) -> bool:
+    return _latest_flag(participant, "sdv", form, visit, instance)
+
+
+def refuse_if_locked(participant: Participant, *, form: str, visit: str = "", instance: int = 1) -> None:
+    """ActionRefused when the participant's casebook, or this form, is locked."""
+    if casebook_locked(participant):
+        raise ActionRefused(f"the casebook of {participant.screening_number} is locked: no data can be changed")
+    if form_locked(participant, form, visit, instance):
+        where = f" at {visit}" if visit else ""
+        raise ActionRefused(f"form {form}{where} (instance {instance}) of {participant.screening_number} is locked")
+
+
+def _review(
+    participant: Participant,
+    *,
+    kind: str,
+    value: bool,
+    form: str,
+    visit: str,
+    instance: int,
+    acting_user: User,
+    role: str,
+    channel: str,
+    reason: str,
+    action: str,
+) -> ReviewEvent:
+    event = ReviewEvent.objects.create(
+        participant=participant,
+        form=form,
+        visit=visit,
+        instance=instance,
+        kind=kind,
+        value=value,
+        by=acting_user,
+        at=now(),
+        reason=reason,
+        channel=channel,
+    )
+    trail.append(
+        actor=acting_user.username,
+        role=role,
+        channel=channel,
+        action=action,
+        object_type="casebook" if not form else "form",
+        object_id=participant.screening_number
+        if not form
+        else f"{participant.screening_number}/{form}/{visit}/{instance}",
+        old={kind: not value},
+        new={kind: value},
+        reason=reason,
+    )
+    return event
+
+
+# ---- saving a form ---------------------------------------------------------------------------
+
+
+def save_form(
+    participant: Participant,
+    form_id: str,
+    values: Mapping[str, Raw],
+    *,
+    visit: str = "",
+    instance: int = 1,
+    acting_user: User,
+    channel: str,
+    reason: str = "",
+) -> FormSave:
+    """Check and save one form; raises FormRejected (nothing stored) when any item or check fails.
+
+    Only changed items are written; a changed item that was saved before is a
+    correction and needs `reason`. Derived values are written after the items
+    they come from, in the same transaction; one `form.save` audit row lists
+    what changed.
+    """
+    check_channel(channel)
+    if instance < 1:
+        raise InputError("instance", "instance numbers start at 1")
+    role = access.require(acting_user, Capability.RECORD_DATA, participant.site)
+    spec = form_spec(current_protocol(), form_id)
+    check = validate_form(spec, values, context=capture_context(participant, visit=visit))
+    if not check.ok:
+        raise FormRejected(check)
+    refuse_if_locked(participant, form=form_id, visit=visit, instance=instance)
+    baselines: dict[str, object] = {}
+    if form_id == "LAB" and visit != "BASELINE":
+        for analyte, (text, unit) in _lab_baselines(participant).items():
+            result = check.items.get(analyte)
+            if result is not None and result.unit and result.unit == unit and text:
+                baselines[analyte] = _decimal(text)
+    derived = derive(form_id, check.parsed, baselines=baselines)
+    with transaction.atomic():
+        locked = Participant.objects.select_for_update().select_related("site").get(pk=participant.pk)
+        existing = {item: row for (_, item), row in _current(locked, form_id, visit, instance).items()}
+        planned: list[tuple[str, str, str, str | None]] = []  # item, value, unit, derivation
+        for item in spec.items:
+            result = check.items[item.id]
+            new_value, new_unit = result.stored, result.unit if result.value is not None else ""
+            old = existing.get(item.id)
+            if old is None and not new_value:
+                continue
+            if old is not None and (old.value, old.unit) == (new_value, new_unit):
+                continue
+            planned.append((item.id, new_value, new_unit, None))
+        for name, found in derived.items():
+            derivation = canonical_json(found.derivation())
+            old = existing.get(name)
+            if old is not None and (old.value, old.unit, old.derivation) == (found.value, "", derivation):
+                continue
+            planned.append((name, found.value, "", derivation))
+        for name, old in existing.items():
+            # A derived value whose inputs were cleared is cleared too, never left stale.
+            if old.derivation is not None and name not in derived and (old.value, old.derivation) != ("", _CLEARED):
+                planned.append((name, "", "", _CLEARED))
+        corrections = [name for name, *_ in planned if name in existing]
+        if corrections and not reason.strip():
+            raise InputError("reason", f"correcting saved value(s) {', '.join(corrections)} needs a reason for change")
+        written: list[ItemValue] = []
+        from iliad7.store.actions.items import record_item_value
+
+        for name, value, unit, derived_json in planned:
+            item_reason = reason if name in existing else ""
+            if derived_json is not None and name in existing:
+                item_reason = f"recomputed on save: {reason}"
+            written.append(
+                record_item_value(
+                    locked, form=form_id, item=name, value=value, unit=unit, visit=visit, instance=instance,
+                    acting_user=acting_user, channel=channel, reason=item_reason, derivation=derived_json,
+                )
+            )  # fmt: skip
+        sdv_cleared = False
+        if written and source_verified(locked, form_id, visit, instance):
+            _review(
+                locked, kind="sdv", value=False, form=form_id, visit=visit, instance=instance, acting_user=acting_user,
+                role=role, channel=channel, reason="data changed after source-data verification", action="form.sdv",
+            )  # fmt: skip
+            sdv_cleared = True
+        trail.append(
+            actor=acting_user.username,
+            role=role,
+            channel=channel,
+            action="form.save",
+            object_type="form",
+            object_id=f"{locked.screening_number}/{form_id}/{visit}/{instance}",
+            new={
+                "written": [name for name, *_ in planned],
+                "derived": {name: found.value for name, found in derived.items()},
+                "warnings": [m.as_dict() for m in check.warnings],
+            },
+            reason=reason,
+        )
+    unchanged = [i.id for i in spec.items if i.id in existing and i.id not in {p[0] for p in planned}]
+    return FormSave(form_id, visit, instance, written, derived, check.warnings, check, sdv_cleared, unchanged)
+
+
+def _decimal(text: str) -> object:
+    from decimal import Decimal, InvalidOperation
+
+    try:
+        return Decimal(text)
+    except InvalidOperation:
+        return None
+
+
+# ---- queries ---------------------------------------------------------------------------------
+
+
+def _query_event(query: DataQuery, kind: str, text: str, user: User, channel: str) -> QueryEvent:
+    return QueryEvent.objects.create(
+        query=query, kind=kind, text=text, status_after=query.status, by=user, at=now(), channel=channel
+    )
+
+
+def _query_audit(
+    query: DataQuery, *, action: str, old: str | None, user: User, role: str, channel: str, text: str
+) -> None:
+    trail.append(
+        actor=user.username,
+        role=role,
+        channel=channel,
+        action=action,
+        object_type="query",
+        object_id=str(query.pk),
+        old=None if old is None else {"status": old},
+        new={
+            "status": query.status,
+            "participant": query.participant.screening_number,
+            "form": query.form,
+            "visit": query.visit,
+            "instance": query.instance,
+            "item": query.item,
+            "text": text,
+        },
+    )
+
+
+def raise_query(
+    participant: Participant,
+    *,
+    form: str,
+    item: str,
+    visit: str = "",
+    instance: int = 1,
+    text: str,
+    acting_user: User,
+    channel: str,
+) -> DataQuery:
+    """Open a query on one item of a form (monitor at the site, or data manager); audited as `query.raise`."""
+    check_channel(channel)
+    role = access.require(acting_user, Capability.RAISE_QUERY, participant.site)
+    text = require_text("text", text, "the query's question")
+    spec = form_spec(current_protocol(), form)
+    if item not in {i.id for i in spec.items}:
+        raise InputError("item", f"form {form} has no item {item!r}")
+    with transaction.atomic():
+        query = DataQuery.objects.create(
+            participant=participant, form=form, visit=visit, instance=instance, item=item, status="open",
+            raised_by=acting_user, raised_at=now(),
+        )  # fmt: skip
+        _query_event(query, "raise", text, acting_user, channel)
+        _query_audit(query, action="query.raise", old=None, user=acting_user, role=role, channel=channel, text=text)
+    return query
+
+
+def _move_query(
+    query: DataQuery,
+    *,
+    capability: Capability,
+    kind: str,
+    allowed_from: tuple[str, ...],
+    to: str,
+    text: str,
+    acting_user: User,
+    channel: str,
+) -> DataQuery:
+    check_channel(channel)
+    role = access.require(acting_user, capability, query.participant.site)
+    with transaction.atomic():
+        locked = DataQuery.objects.select_for_update().select_related("participant__site").get(pk=query.pk)
+        if locked.status not in allowed_from:
+            raise ActionRefused(
+                f"query {locked.pk} is {locked.status}: it cannot be {kind}ed (only when {' or '.join(allowed_from)})"
+            )
+        old = locked.status
+        locked.status = to
+        locked.save(update_fields=["status"])
+        _query_event(locked, kind, text, acting_user, channel)
+        _query_audit(locked, action=f"query.{kind}", old=old, user=acting_user, role=role, channel=channel, text=text)
+    query.refresh_from_db()
+    return locked
+
+
+def answer_query(query: DataQuery, *, text: str, acting_user: User, channel: str) -> DataQuery:
+    """The site's answer to an open query (site staff); audited as `query.answer`."""
+    text = require_text("text", text, "the answer")
+    return _move_query(
+        query, capability=Capability.ANSWER_QUERY, kind="answer", allowed_from=("open",), to="answered", text=text,
+        acting_user=acting_user, channel=channel,
+    )  # fmt: skip
+
+
+def close_query(query: DataQuery, *, acting_user: User, channel: str, text: str = "") -> DataQuery:
+    """Close an open or answered query (monitor or data manager); audited as `query.close`."""
+    return _move_query(
+        query, capability=Capability.RAISE_QUERY, kind="close", allowed_from=("open", "answered"), to="closed",
+        text=text.strip(), acting_user=acting_user, channel=channel,
+    )  # fmt: skip
+
+
+def reopen_query(query: DataQuery, *, text: str, acting_user: User, channel: str) -> DataQuery:
+    """Reopen an answered or closed query with a reason (monitor or data manager); audited as `query.reopen`."""
+    text = require_text("text", text, "the reason to reopen")
+    return _move_query(
+        query, capability=Capability.RAISE_QUERY, kind="reopen", allowed_from=("answered", "closed"), to="open",
+        text=text, acting_user=acting_user, channel=channel,
+    )  # fmt: skip
+
+
+# ---- source-data verification and locks ---------------------------------------------------------
+
+
+def _form_saved(participant: Participant, form: str, visit: str, instance: int) -> None:
+    if not ItemValue.objects.filter(participant=participant, form=form, visit=visit, instance=instance).exists():
+        where = f" at {visit}" if visit else ""
+        raise NotFound(f"no saved form {form}{where} (instance {instance}) for {participant.screening_number}")
+
+
+def set_sdv(
+    participant: Participant,
+    form: str,
+    visit: str = "",
+    *,
+    verified: bool,
+    instance: int = 1,
+    acting_user: User,
+    channel: str,
+) -> ReviewEvent:
+    """Set or clear a saved form's source-data-verification flag (monitor); audited as `form.sdv`."""
+    check_channel(channel)
+    role = access.require(acting_user, Capability.VERIFY_SOURCE, participant.site)
+    with transaction.atomic():
+        locked = Participant.objects.select_for_update().get(pk=participant.pk)
+        _form_saved(locked, form, visit, instance)
+        if source_verified(locked, form, visit, instance) == verified:
+            raise ActionRefused(f"form {form} is already {'verified' if verified else 'not verified'}")
+        return _review(
+            locked, kind="sdv", value=verified, form=form, visit=visit, instance=instance, acting_user=acting_user,
+            role=role, channel=channel, reason="", action="form.sdv",
+        )  # fmt: skip
+
+
+def _set_lock(
+    participant: Participant, *, kind: str, value: bool, form: str, visit: str, instance: int, acting_user: User,
+    channel: str, reason: str,
+) -> ReviewEvent:  # fmt: skip
+    check_channel(channel)
+    role = access.require(acting_user, Capability.LOCK_DATA, participant.site)
+    reason = require_text("reason", reason, "the reason for the lock change")
+    with transaction.atomic():
+        locked = Participant.objects.select_for_update().get(pk=participant.pk)
+        if kind == "form_lock":
+            _form_saved(locked, form, visit, instance)
+        if _latest_flag(locked, kind, form, visit, instance) == value:
+            raise ActionRefused(
+                f"{'form ' + form if form else 'the casebook'} is already {'locked' if value else 'unlocked'}"
+            )
+        action = ("form." if kind == "form_lock" else "casebook.") + ("lock" if value else "unlock")
+        return _review(
+            locked, kind=kind, value=value, form=form, visit=visit, instance=instance, acting_user=acting_user,
+            role=role, channel=channel, reason=reason, action=action,
+        )  # fmt: skip
+
+
+def lock_form(
+    participant: Participant,
+    form: str,
+    visit: str = "",
+    *,
+    instance: int = 1,
+    acting_user: User,
+    channel: str,
+    reason: str,
+) -> ReviewEvent:
+    """Lock a saved form against any change (data manager); audited as `form.lock`."""
+    return _set_lock(
+        participant,
+        kind="form_lock",
+        value=True,
+        form=form,
+        visit=visit,
+        instance=instance,
+        acting_user=acting_user,
+        channel=channel,
+        reason=reason,
+    )
+
+
+def unlock_form(
+    participant: Participant,
+    form: str,
+    visit: str = "",
+    *,
+    instance: int = 1,
+    acting_user: User,
+    channel: str,
+    reason: str,
+) -> ReviewEvent:
+    """Unlock a form (data manager, with the reason); audited as `form.unlock`."""
+    return _set_lock(
+        participant,
+        kind="form_lock",
+        value=False,
+        form=form,
+        visit=visit,
+        instance=instance,
+        acting_user=acting_user,
+        channel=channel,
+        reason=reason,
+    )
+
+
+def lock_casebook(participant: Participant, *, acting_user: User, channel: str, reason: str) -> ReviewEvent:
+    """Lock every form of the participant (data manager); audited as `casebook.lock`."""
+    return _set_lock(
+        participant,
+        kind="casebook_lock",
+        value=True,
+        form="",
+        visit="",
+        instance=1,
+        acting_user=acting_user,
+        channel=channel,
+        reason=reason,
+    )
+
+
+def unlock_casebook(participant: Participant, *, acting_user: User, channel: str, reason: str) -> ReviewEvent:
+    """Unlock the casebook (data manager, with the reason); audited as `casebook.unlock`."""
+    return _set_lock(
+        participant,
+        kind="casebook_lock",
+        value=False,
+        form="",
+        visit="",
+        instance=1,
+        acting_user=acting_user,
+        channel=channel,
+        reason=reason,
+    )
+
+
+# ---- the investigator's signature ---------------------------------------------------------------
+
+
+def casebook_problems(participant: Participant) -> list[str]:
+    """Why the casebook cannot be signed yet (empty: it can): unclosed queries, follow-up not ended."""
+    problems: list[str] = []
+    unclosed = DataQuery.objects.filter(participant=participant).exclude(status="closed").count()
+    if unclosed:
+        problems.append(f"{unclosed} query(ies) not closed")
+    if not ItemValue.objects.filter(participant=participant, form="END-OF-STUDY").exists():
+        problems.append("the END-OF-STUDY form is not saved (follow-up has not ended)")
+    return problems
+
+
+def sign_casebook(
+    participant: Participant, *, acting_user: User, password: str, otp_token: str, channel: str = "web"
+) -> Signature:
+    """The investigator's signature of the casebook, "I approve this casebook" (see the module's rule)."""
+    from iliad7.store.actions.signatures import sign_record
+
+    check_channel(channel)
+    access.require(acting_user, Capability.SIGN_CASEBOOK, participant.site)
+    problems = casebook_problems(participant)
+    if problems:
+        raise ActionRefused(f"the casebook of {participant.screening_number} cannot be signed: {'; '.join(problems)}")
+    return sign_record(acting_user, participant, CASEBOOK_MEANING, password, otp_token, channel=channel)
