@@ -151,24 +151,27 @@ _PARTS: tuple[Rule, list[bytes]] | None = None  # inherited by forked workers, n
 
 
 def split_array(data: bytes, parts: int) -> list[bytes] | None:
-    """Cut a JSON array of objects into ``parts`` smaller arrays at top-level separators.
+    """Cut a JSON array of objects into ``parts`` smaller arrays at separators between records.
 
-    Depth is counted by brackets, ignoring strings; a cut that lands inside a
-    string or a nested array only makes a part invalid JSON, which the caller
-    detects (and then judges the whole array in one process), so a wrong cut
-    can cost time but never change a result.
+    A separator ``}, {`` counts as one between records when the object after it
+    opens with the same first key as the array's first record (a nested object,
+    such as an ALC measurement, opens with another key). A cut that lands
+    anywhere else makes a part invalid JSON, which the caller detects (and then
+    judges the whole array in one process): a wrong cut can cost time but never
+    change a result.
     """
     open_at, close_at = data.find(b"["), data.rfind(b"]")
+    first = data.find(b"{", open_at)
+    colon = data.find(b":", first)
+    if first < 0 or colon < 0:
+        return None
+    first_key = data[first + 1 : colon].strip()  # e.g. b'"baseline_time"'
     cuts: list[re.Match[bytes]] = []
-    depth, counted_to = 0, 0
     for k in range(1, parts):
         position = max(open_at + 1, k * len(data) // parts, cuts[-1].end() if cuts else 0)
         while (found := _SEPARATOR.search(data, position, close_at)) is not None:
-            end = found.start() + 1
-            for opener, closer in ((b"[", b"]"), (b"{", b"}")):
-                depth += data.count(opener, counted_to, end) - data.count(closer, counted_to, end)
-            counted_to = end
-            if depth == 1:  # just closed a record of the outer array
+            after_brace = data[found.end() : found.end() + len(first_key) + 64].lstrip()
+            if after_brace.startswith(first_key):
                 cuts.append(found)
                 break
             position = found.end() - 1
