@@ -15,6 +15,7 @@ from iliad7.cli import irt as irt_cli
 from iliad7.cli import protocol as protocol_cli
 from iliad7.cli import rules as rules_cli
 from iliad7.cli import simulate as simulate_cli
+from iliad7.cli import standards as standards_cli
 from iliad7.cli import store as store_cli
 from iliad7.cli import web as web_cli
 
@@ -33,6 +34,7 @@ irt_cli.register(app)
 web_cli.register(app)
 analysis_cli.register(app)
 capture_cli.register(app)
+standards_cli.register(app)
 
 
 def main() -> None:
