@@ -7,6 +7,7 @@ for roles that need it, the TOTP step.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import time
 from collections.abc import Callable, Sequence
@@ -160,6 +161,25 @@ def api_post() -> Callable[[Client, str, Any], Any]:
     return post_json
 
 
+def _load_capture_values() -> Any:
+    spec = importlib.util.spec_from_file_location(
+        "iliad7_web_capture_values", Path(__file__).with_name("capture_values.py")
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+CAPTURE_VALUES = _load_capture_values()
+
+
+@pytest.fixture
+def capture_values() -> Any:
+    """The module `capture_values.py`: valid values of every form, and one wrong value per form."""
+    return CAPTURE_VALUES
+
+
 @pytest.fixture
 def trial(staff: dict[str, Any], example_record: dict[str, Any]) -> dict[str, Any]:
     """Participants at both sites in every state the pages show, built through the store's actions.
@@ -242,5 +262,17 @@ def trial(staff: dict[str, Any], example_record: dict[str, Any]) -> dict[str, An
     actions.unblind_participant(
         participant, acting_user=investigator, reason="anaphylaxis", otp_token=totp_now(investigator), channel="system"
     )
+    # Captured data with a query and a serious adverse event, so that the capture pages have content.
+    visit, lab = CAPTURE_VALUES.valid_values("LAB")
+    lab["collected_at"] += "+00:00"
+    coordinator = staff["coordinator@MSKCC"]
+    actions.save_form(participant, "LAB", lab, visit=visit, acting_user=coordinator, channel="web")
+    actions.raise_query(
+        participant, form="LAB", item="alc", visit=visit, text="Source says 560?", acting_user=staff["monitor@MSKCC"],
+        channel="web",
+    )  # fmt: skip
+    _, ae = CAPTURE_VALUES.valid_values("ADVERSE-EVENT")
+    ae.update(serious="true", sae_hospitalization="true", awareness_at=datetime.now(UTC).isoformat())
+    actions.save_form(participant, "ADVERSE-EVENT", ae, acting_user=coordinator, channel="web")
     participant.refresh_from_db()
     return made

@@ -43,6 +43,15 @@ PAGES = (
     "/participants/{sn}/unblind/",
     "/participants/{sn}/pharmacy/",
     "/pharmacy/{site_code}/",
+    # Data capture (issue 5)
+    "/queries/",
+    "/sae-clocks/",
+    "/participants/{sn}/calendar/",
+    "/participants/{sn}/casebook/",
+    "/participants/{sn}/forms/LAB/?visit=BASELINE",
+    "/participants/{sn}/forms/ADVERSE-EVENT/?instance=1",
+    "/participants/{sn}/forms/STUDY-DRUG/?visit=BASELINE",
+    "/participants/{sn}/forms/VITALS/",
 )
 # The arm's names as they would appear in a page. "CYT107" is also the product's
 # name in the trial's title and texts, so in pages only a word that can only be
@@ -70,7 +79,12 @@ def _api_get_paths(client) -> list[str]:  # type: ignore[no-untyped-def]
 
 
 def _fill(template: str, sn: str, site: str) -> str:
-    return template.replace("{screening_number}", sn).replace("{site_code}", site).replace("{sn}", sn)
+    url = template.replace("{screening_number}", sn).replace("{site_code}", site).replace("{sn}", sn)
+    # API paths of the data capture: a form that has data in the walk's trial, and its first query.
+    url = url.replace("{form_id}", "LAB").replace("{query_id}", "1")
+    if url.endswith("/forms/LAB"):
+        url += "?visit=BASELINE"
+    return url
 
 
 def test_openapi_document_is_served_and_names_its_paths(staff, login) -> None:  # type: ignore[no-untyped-def]
@@ -90,6 +104,13 @@ def test_openapi_document_is_served_and_names_its_paths(staff, login) -> None:  
         "/api/audit/verify",
         "/api/participants/{screening_number}/unblind",
         "/api/participants/{screening_number}/pharmacy/worksheet",
+        "/api/participants/{screening_number}/calendar",
+        "/api/participants/{screening_number}/forms/{form_id}",
+        "/api/participants/{screening_number}/queries",
+        "/api/queries",
+        "/api/queries/{query_id}/answer",
+        "/api/participants/{screening_number}/casebook/signature",
+        "/api/sae-clocks",
     ):
         assert expected in paths, expected
     assert "post" in paths["/api/participants"] and "get" in paths["/api/participants"]

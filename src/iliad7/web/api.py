@@ -249,9 +249,26 @@ class VisitOut(Schema):
     reason: str | None
 
 
+class PlannedDoseOut(Schema):
+    dose: int
+    target_day: int
+    target_date: date
+    window_opens: datetime
+    window_closes: datetime
+    status: Literal["given", "upcoming", "due", "missed", "not_applicable"]
+    reason: str | None
+    given_at: datetime | None
+    deviation: str | None
+
+
 class CalendarOut(Schema):
     day0: date | None
+    dose1_given: bool
+    discharge_date: date | None
+    death_date: date | None
+    withdrawal_date: date | None
     visits: list[VisitOut]
+    doses: list[PlannedDoseOut] = Field(description="The dose plan (clinical-rules section 4) once dose 1 is given")
 
 
 class AuditVerifyOut(Schema):
@@ -447,10 +464,19 @@ def get_participant(request: HttpRequest, screening_number: str) -> dict[str, An
     tags=["participants"],
 )
 def get_calendar(request: HttpRequest, screening_number: str) -> dict[str, Any]:
-    """The visit calendar once randomized (day 0 is the randomization date until dose 1 is recorded)."""
+    """The visit calendar once randomized (day 0 is today until dose 1 is recorded), statuses after discharge,
+    death or withdrawal, and the dose plan."""
     participant = access.access_participant(_user(request), screening_number)
-    day0, visits = reads.calendar(participant)
-    return {"day0": day0, "visits": [dataclasses.asdict(v) for v in visits]}
+    plan = reads.full_calendar(participant)
+    return {
+        "day0": plan.day0,
+        "dose1_given": plan.dose1_given,
+        "discharge_date": plan.discharge_date,
+        "death_date": plan.death_date,
+        "withdrawal_date": plan.withdrawal_date,
+        "visits": [dataclasses.asdict(v) for v in plan.visits],
+        "doses": [dataclasses.asdict(d) for d in plan.doses],
+    }
 
 
 @api.get(
@@ -906,3 +932,439 @@ def audit_verify(request: HttpRequest) -> dict[str, Any]:
 def audit_records(request: HttpRequest) -> list[Any]:
     """The latest audit records the user may read (data manager: all; monitor: their sites' participants)."""
     return reads.audit_records(_user(request))
+
+
+# ---------------------------------------------------------------- data capture (issue 5)
+
+
+class FieldMessageOut(Schema):
+    field: str
+    kind: str
+    message: str
+    severity: Literal["error", "warning"]
+    check: str | None = None
+
+
+class SavedValueOut(Schema):
+    value: str
+    unit: str
+    version: int
+    recorded_by: str
+    recorded_at: datetime
+
+
+class DerivedValueOut(Schema):
+    value: str
+    derivation: dict[str, Any] | None = Field(description="The rule, the inputs it read and the score's result")
+
+
+class FormOut(Schema):
+    form: str
+    visit: str
+    instance: int
+    values: dict[str, SavedValueOut]
+    derived: dict[str, DerivedValueOut]
+    source_verified: bool
+    locked: bool
+
+
+class FormIn(Schema):
+    values: dict[str, str | int | float | bool | None] = Field(
+        description="Item values by item id; a unit under `ITEM.unit`. The whole form: a saved item left out is cleared"
+    )
+    reason: str = Field("", description="Required when a saved value is corrected or cleared")
+
+
+class FormSaveOut(FormOut):
+    written: list[str]
+    warnings: list[FieldMessageOut]
+    sdv_cleared: bool
+
+
+class QueryStepOut(Schema):
+    kind: str
+    text: str
+    status_after: str
+    by: str
+    at: datetime
+    channel: str
+
+
+class QueryOut(Schema):
+    id: int
+    screening_number: str
+    site: str
+    form: str
+    visit: str
+    instance: int
+    item: str
+    status: Literal["open", "answered", "closed"]
+    raised_by: str
+    raised_at: datetime
+    steps: list[QueryStepOut]
+
+
+class QueryIn(Schema):
+    form: str = Field(min_length=1)
+    item: str = Field(min_length=1)
+    visit: str = ""
+    instance: int = Field(1, ge=1)
+    text: str = Field(min_length=1, description="The question")
+
+
+class QueryTextIn(Schema):
+    text: str = Field("", description="The answer, the reason to reopen, or an optional closing note")
+
+
+class SdvIn(Schema):
+    verified: bool
+    visit: str = ""
+    instance: int = Field(1, ge=1)
+
+
+class LockIn(Schema):
+    locked: bool
+    reason: str = Field(min_length=1)
+    visit: str = ""
+    instance: int = Field(1, ge=1)
+
+
+class CasebookLockIn(Schema):
+    locked: bool
+    reason: str = Field(min_length=1)
+
+
+class ReviewOut(Schema):
+    kind: str
+    value: bool
+    by: str
+    at: datetime
+    reason: str
+
+
+class SignatureOut(Schema):
+    signer: str
+    printed_name: str
+    signed_at: datetime
+    meaning: str
+    valid: bool
+    check: str
+
+
+class CasebookOut(Schema):
+    screening_number: str
+    locked: bool
+    problems: list[str] = Field(description="Why it cannot be signed yet; empty when it can")
+    forms: dict[str, list[tuple[str, int]]]
+    signatures: list[SignatureOut]
+
+
+class SignIn(Schema):
+    password: str = Field(min_length=1)
+    otp_token: str = Field(min_length=1)
+
+
+class SaeClockOut(Schema):
+    screening_number: str
+    instance: int
+    term: str
+    awareness_at: datetime
+    deadline: datetime
+    reported_at: datetime | None
+    overdue: bool
+
+
+@api.exception_handler(actions.FormRejected)
+def _form_rejected(request: HttpRequest, exc: actions.FormRejected) -> HttpResponse:
+    detail = [
+        {**m.as_dict(), "loc": [m.field], "msg": m.message, "type": m.kind, "input": exc.check.items[m.field].text}
+        if m.field in exc.check.items
+        else {**m.as_dict(), "loc": [m.field], "msg": m.message, "type": m.kind}
+        for m in exc.check.messages
+    ]
+    return _error(request, 400, detail, exc.field)
+
+
+def _form_out(participant: Any, form_id: str, visit: str, instance: int) -> dict[str, Any]:
+    import json
+
+    saved = actions.saved_form(participant, form_id, visit, instance)
+    return {
+        "form": form_id,
+        "visit": visit,
+        "instance": instance,
+        "values": {
+            k: {
+                "value": v.value,
+                "unit": v.unit,
+                "version": v.version,
+                "recorded_by": v.recorded_by.username,
+                "recorded_at": v.recorded_at,
+            }
+            for k, v in saved.values.items()
+        },
+        "derived": {
+            k: {"value": v.value, "derivation": json.loads(v.derivation) if v.derivation else None}
+            for k, v in saved.derived.items()
+        },
+        "source_verified": saved.source_verified,
+        "locked": saved.locked,
+    }
+
+
+def _query_out(query: Any) -> dict[str, Any]:
+    steps = getattr(query, "steps", None)
+    if steps is None:
+        steps = actions.query_history(query)
+    return {
+        "id": query.pk,
+        "screening_number": query.participant.screening_number,
+        "site": query.participant.site.code,
+        "form": query.form,
+        "visit": query.visit,
+        "instance": query.instance,
+        "item": query.item,
+        "status": query.status,
+        "raised_by": query.raised_by.username,
+        "raised_at": query.raised_at,
+        "steps": [
+            {
+                "kind": e.kind,
+                "text": e.text,
+                "status_after": e.status_after,
+                "by": e.by.username,
+                "at": e.at,
+                "channel": e.channel,
+            }
+            for e in steps
+        ],
+    }
+
+
+def _form_id(form_id: str) -> str:
+    from iliad7.capture import form_spec
+    from iliad7.protocol import load_protocol
+
+    return form_spec(load_protocol(), form_id).id  # NotFound (404) for a form the protocol does not have
+
+
+@api.get(
+    "/participants/{screening_number}/forms/{form_id}",
+    response={200: FormOut, 404: ErrorOut},
+    tags=["forms"],
+)
+def get_form(request: HttpRequest, screening_number: str, form_id: str, visit: str = "", instance: int = 1) -> Any:
+    """A form's saved values (latest versions), its derived values with their inputs, SDV and lock flags."""
+    participant = access.access_participant(_user(request), screening_number)
+    return _form_out(participant, _form_id(form_id), visit, instance)
+
+
+@api.post(
+    "/participants/{screening_number}/forms/{form_id}",
+    response={201: FormSaveOut, 400: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut},
+    tags=["forms"],
+)
+def save_form(
+    request: HttpRequest, screening_number: str, form_id: str, payload: FormIn, visit: str = "", instance: int = 1
+) -> Any:
+    """Check and save a whole form (site staff). 400 lists every field's message with what was typed; nothing
+    is stored then. A correction needs `reason`; a locked form is 409."""
+    participant = access.access_participant(_user(request), screening_number)
+    result = actions.save_form(
+        participant,
+        _form_id(form_id),
+        payload.values,
+        visit=visit,
+        instance=instance,
+        acting_user=_user(request),
+        channel=CHANNEL,
+        reason=payload.reason,
+    )
+    body = _form_out(participant, form_id, visit, instance)
+    body["written"] = [v.item for v in result.written]
+    body["warnings"] = [m.as_dict() for m in result.warnings]
+    body["sdv_cleared"] = result.sdv_cleared
+    return _created(body)
+
+
+@api.post(
+    "/participants/{screening_number}/forms/{form_id}/sdv",
+    response={200: FormOut, 400: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut},
+    tags=["forms"],
+)
+def form_sdv(request: HttpRequest, screening_number: str, form_id: str, payload: SdvIn) -> Any:
+    """Set or clear a saved form's source-data-verification flag (monitor)."""
+    participant = access.access_participant(_user(request), screening_number)
+    actions.set_sdv(
+        participant, _form_id(form_id), payload.visit, verified=payload.verified, instance=payload.instance,
+        acting_user=_user(request), channel=CHANNEL,
+    )  # fmt: skip
+    return _form_out(participant, form_id, payload.visit, payload.instance)
+
+
+@api.post(
+    "/participants/{screening_number}/forms/{form_id}/lock",
+    response={200: FormOut, 400: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut},
+    tags=["forms"],
+)
+def form_lock(request: HttpRequest, screening_number: str, form_id: str, payload: LockIn) -> Any:
+    """Lock or unlock a saved form, with the reason (data manager)."""
+    participant = access.access_participant(_user(request), screening_number)
+    (actions.lock_form if payload.locked else actions.unlock_form)(
+        participant, _form_id(form_id), payload.visit, instance=payload.instance, acting_user=_user(request),
+        channel=CHANNEL, reason=payload.reason,
+    )  # fmt: skip
+    return _form_out(participant, form_id, payload.visit, payload.instance)
+
+
+@api.get(
+    "/participants/{screening_number}/queries",
+    response={200: list[QueryOut], 403: ErrorOut, 404: ErrorOut},
+    tags=["queries"],
+)
+def participant_queries(request: HttpRequest, screening_number: str) -> Any:
+    """Every query of one participant with its steps (site staff, monitors, data managers)."""
+    from iliad7.accounts.roles import Capability
+
+    user = _user(request)
+    participant = access.access_participant(user, screening_number)
+    access.require(user, Capability.VIEW_QUERIES, participant.site)
+    return [_query_out(q) for q in reads.participant_queries(participant)]
+
+
+@api.post(
+    "/participants/{screening_number}/queries",
+    response={201: QueryOut, 400: ErrorOut, 403: ErrorOut, 404: ErrorOut, 422: ErrorOut},
+    tags=["queries"],
+)
+def raise_query(request: HttpRequest, screening_number: str, payload: QueryIn) -> Any:
+    """Raise a query on one item of a form (monitor at the site, or data manager)."""
+    participant = access.access_participant(_user(request), screening_number)
+    query = actions.raise_query(
+        participant, form=_form_id(payload.form), item=payload.item, visit=payload.visit, instance=payload.instance,
+        text=payload.text, acting_user=_user(request), channel=CHANNEL,
+    )  # fmt: skip
+    return _created(_query_out(query))
+
+
+@api.get("/queries", response={200: list[QueryOut]}, tags=["queries"])
+def list_open_queries(request: HttpRequest) -> Any:
+    """Queries not yet closed (open or answered) of the participants the user sees with query rights."""
+    return [_query_out(q) for q in actions.open_queries(_user(request))]
+
+
+@api.get("/queries/{query_id}", response={200: QueryOut, 404: ErrorOut}, tags=["queries"])
+def get_query(request: HttpRequest, query_id: int) -> Any:
+    """One query with its steps (404 alike for a missing query and another site's)."""
+    user = _user(request)
+    query = reads.access_query(user, query_id)
+    from iliad7.accounts.roles import Capability
+
+    if not access.can(user, Capability.VIEW_QUERIES, query.participant.site):
+        raise NotFound(f"query {query_id}")
+    return _query_out(query)
+
+
+def _query_step(request: HttpRequest, query_id: int, step: str, text: str) -> Any:
+    user = _user(request)
+    query = reads.access_query(user, query_id)
+    if step == "answer":
+        actions.answer_query(query, text=text, acting_user=user, channel=CHANNEL)
+    elif step == "close":
+        actions.close_query(query, text=text, acting_user=user, channel=CHANNEL)
+    else:
+        actions.reopen_query(query, text=text, acting_user=user, channel=CHANNEL)
+    return _query_out(reads.access_query(user, query_id))
+
+
+_STEP_RESPONSES = {200: QueryOut, 400: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut}
+
+
+@api.post("/queries/{query_id}/answer", response=_STEP_RESPONSES, tags=["queries"])
+def answer_query(request: HttpRequest, query_id: int, payload: QueryTextIn) -> Any:
+    """The site's answer to an open query (investigator, coordinator)."""
+    return _query_step(request, query_id, "answer", payload.text)
+
+
+@api.post("/queries/{query_id}/close", response=_STEP_RESPONSES, tags=["queries"])
+def close_query(request: HttpRequest, query_id: int, payload: QueryTextIn) -> Any:
+    """Close an open or answered query (monitor, data manager)."""
+    return _query_step(request, query_id, "close", payload.text)
+
+
+@api.post("/queries/{query_id}/reopen", response=_STEP_RESPONSES, tags=["queries"])
+def reopen_query(request: HttpRequest, query_id: int, payload: QueryTextIn) -> Any:
+    """Reopen an answered or closed query with the reason (monitor, data manager)."""
+    return _query_step(request, query_id, "reopen", payload.text)
+
+
+def _casebook_out(participant: Any) -> dict[str, Any]:
+    return {
+        "screening_number": participant.screening_number,
+        "locked": actions.casebook_locked(participant),
+        "problems": actions.casebook_problems(participant),
+        "forms": reads.saved_forms(participant),
+        "signatures": [
+            {
+                "signer": s.signer.username,
+                "printed_name": s.printed_name,
+                "signed_at": s.signed_at,
+                "meaning": s.meaning,
+                "valid": s.verification.ok,
+                "check": s.verification.reason,
+            }
+            for s in reads.casebook_signatures(participant)
+        ],
+    }
+
+
+@api.get("/participants/{screening_number}/casebook", response={200: CasebookOut, 404: ErrorOut}, tags=["casebook"])
+def get_casebook(request: HttpRequest, screening_number: str) -> Any:
+    """The casebook's lock, why it cannot be signed yet, its saved forms and its signatures."""
+    participant = access.access_participant(_user(request), screening_number)
+    return _casebook_out(participant)
+
+
+@api.post(
+    "/participants/{screening_number}/casebook/lock",
+    response={200: CasebookOut, 400: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut},
+    tags=["casebook"],
+)
+def casebook_lock(request: HttpRequest, screening_number: str, payload: CasebookLockIn) -> Any:
+    """Lock or unlock the whole casebook, with the reason (data manager)."""
+    participant = access.access_participant(_user(request), screening_number)
+    (actions.lock_casebook if payload.locked else actions.unlock_casebook)(
+        participant, acting_user=_user(request), channel=CHANNEL, reason=payload.reason
+    )
+    return _casebook_out(participant)
+
+
+@api.post(
+    "/participants/{screening_number}/casebook/signature",
+    response={201: CasebookOut, 400: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut},
+    tags=["casebook"],
+)
+def sign_casebook(request: HttpRequest, screening_number: str, payload: SignIn) -> Any:
+    """The investigator's signature, "I approve this casebook" (password and TOTP again); 409 while a query is
+    not closed or the END-OF-STUDY form is not saved."""
+    participant = access.access_participant(_user(request), screening_number)
+    actions.sign_casebook(
+        participant, acting_user=_user(request), password=payload.password, otp_token=payload.otp_token,
+        channel=CHANNEL,
+    )  # fmt: skip
+    return _created(_casebook_out(participant))
+
+
+@api.get("/sae-clocks", response={200: list[SaeClockOut], 403: ErrorOut}, tags=["adverse events"])
+def sae_clocks(request: HttpRequest) -> Any:
+    """Serious adverse events of the participants the user sees, with their 24-hour reporting deadline
+    (investigators, and the roles that review the data: site staff, monitors, data managers)."""
+    from iliad7.accounts.roles import Capability
+
+    user = _user(request)
+    if not (
+        access.visible_sites(user, Capability.SIGN_CASEBOOK).exists()
+        or access.visible_sites(user, Capability.VIEW_QUERIES).exists()
+    ):
+        raise AccessDenied("the SAE clocks are for investigators and the reviewers of the data")
+    return [dataclasses.asdict(c) for c in actions.sae_clocks(user)]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from iliad7.web import views
+from iliad7.web import capture_views, views
 
 app_name = "web"
 
@@ -24,6 +24,16 @@ urlpatterns = [
     path(P + "randomize/", views.randomize, name="randomize"),
     path(P + "unblind/", views.unblind, name="unblind"),
     path(P + "pharmacy/", views.pharmacy, name="pharmacy"),
+    path(P + "calendar/", capture_views.calendar, name="calendar"),
+    path(P + "forms/<str:form_id>/", capture_views.form, name="form"),
+    path(P + "forms/<str:form_id>/check", capture_views.form_check, name="form-check"),
+    path(P + "forms/<str:form_id>/queries", capture_views.query_raise, name="query-raise"),
+    path(P + "forms/<str:form_id>/sdv", capture_views.form_sdv, name="form-sdv"),
+    path(P + "forms/<str:form_id>/lock", capture_views.form_lock, name="form-lock"),
+    path(P + "casebook/", capture_views.casebook, name="casebook"),
+    path("queries/", capture_views.queries, name="queries"),
+    path("queries/<int:query_id>/", capture_views.query_step, name="query-step"),
+    path("sae-clocks/", capture_views.sae_clocks, name="sae-clocks"),
     path("screening-log/", views.screening_log, name="screening-log"),
     path("pharmacy/<str:site_code>/", views.pharmacy_stock, name="pharmacy-stock"),
     path("unblinding-events/", views.unblinding_events, name="unblinding-events"),

@@ -111,6 +111,9 @@ def home(request: HttpRequest) -> HttpResponse:
         "administrator": access.can(user, Capability.MANAGE_USERS),
         "unblinding_viewer": access.can(user, Capability.VIEW_UNBLINDING_EVENTS),
         "reconsent_tasks": actions.open_reconsent_tasks(user) if screen_sites else [],
+        "query_viewer": access.visible_sites(user, Capability.VIEW_QUERIES).exists(),
+        "sae_viewer": access.visible_sites(user, Capability.SIGN_CASEBOOK).exists()
+        or access.visible_sites(user, Capability.VIEW_QUERIES).exists(),
     }
     return render(request, "iliad7/web/home.html", context)
 
@@ -147,7 +150,8 @@ def participant_detail(request: HttpRequest, screening_number: str) -> HttpRespo
     participant = _participant(request, screening_number)
     site = participant.site
     _record, saved = reads.screening_data(participant)
-    day0, visits = reads.calendar(participant)
+    plan = reads.full_calendar(participant)
+    day0, visits = plan.day0, plan.visits
     can_screen = access.can(user, Capability.SCREEN_PARTICIPANT, site)
     tasks = []
     if can_screen:

@@ -1,0 +1,466 @@
+"""One participant walked end to end in real headless Chromium, against `iliad7 serve` on a fresh database.
+
+The database is prepared with the CLI only (`iliad7 init`, `iliad7 web
+demo-users`, `iliad7 randomization generate`, `iliad7 pharmacy receive`);
+everything else is done by people in the browser: screening with the live
+verdict, consent, randomization by the investigator, the unblinded
+pharmacist's preparation, two doses, labs with a query raised by the monitor
+and answered by the coordinator, an adverse event with its grade, discharge,
+end of study and the investigator's signature of the casebook. A screenshot
+of each step goes to `test-artifacts/browser/`. Any request to another host
+is refused and fails the test, and so does a Content-Security-Policy report.
+
+Skipped when /usr/bin/chromium or the `playwright` module is missing, unless
+CI is set: then their absence fails (CI installs them, `scripts/install-browser`).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+REPO = Path(__file__).resolve().parents[2]
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = REPO / "test-artifacts" / "browser"
+PASSWORD = "walkthrough-password-9f3c1e"
+SEED = "918273645546372819"
+LOT = "LOT-WALK-1"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+def _browser_or_skip() -> Any:
+    """The playwright sync API; skip (or fail under CI) when it or the system Chromium is missing."""
+    missing = []
+    if not CHROMIUM.exists():
+        missing.append(f"{CHROMIUM} (install with scripts/install-browser)")
+    try:
+        from playwright import sync_api
+    except ImportError:
+        sync_api = None
+        missing.append("the playwright module (pip install playwright)")
+    if missing:
+        message = "browser test needs " + " and ".join(missing)
+        if os.environ.get("CI", "").strip():
+            pytest.fail(message + " — CI is set, so it must be installed", pytrace=False)
+        pytest.skip(message)
+    return sync_api
+
+
+def _cli() -> list[str]:
+    script = Path(sys.executable).with_name("iliad7")
+    if script.exists():
+        return [str(script)]
+    return [sys.executable, "-c", "from iliad7.cli import main; main()"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def totp_code(otpauth_url: str) -> str:
+    """The current code of an otpauth:// URL, computed with django_otp's TOTP."""
+    from django_otp.oath import TOTP
+
+    query = parse_qs(urlsplit(otpauth_url).query)
+    secret = query["secret"][0].upper()
+    key = base64.b32decode(secret + "=" * (-len(secret) % 8))
+    digits = int(query.get("digits", ["6"])[0])
+    totp = TOTP(key, step=int(query.get("period", ["30"])[0]), t0=0, digits=digits, drift=0)
+    totp.time = time.time()
+    return f"{totp.token():0{digits}d}"
+
+
+class Server:
+    """A fresh database prepared with the CLI and `iliad7 serve` on a free loopback port."""
+
+    def __init__(self, home: Path) -> None:
+        self.env = {
+            k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "DJANGO_SETTINGS_MODULE", "ILIAD7_DEBUG")
+        }
+        self.env.update(
+            ILIAD7_HOME=str(home),
+            ILIAD7_CONCENTRATION_UG_PER_ML="200",
+            ILIAD7_LOG_LEVEL="WARNING",
+            ILIAD7_SESSION_IDLE_MINUTES="30",
+        )
+        self.process: subprocess.Popen[bytes] | None = None
+        self.base = ""
+        self.totp: dict[str, str] = {}
+
+    def run(self, *args: str, stdin: str | None = None) -> str:
+        done = subprocess.run(
+            [*_cli(), *args], env=self.env, input=stdin, capture_output=True, text=True, timeout=120, check=False
+        )
+        assert done.returncode == 0, f"iliad7 {' '.join(args)}: {done.stderr}"
+        return done.stdout
+
+    def prepare(self) -> None:
+        self.run("init")
+        rows = json.loads(self.run("web", "demo-users", "--password-stdin", "--json", stdin=PASSWORD + "\n"))
+        self.totp = {row["username"]: row["totp"] for row in rows if row["totp"]}
+        self.run("randomization", "generate", "--seed", SEED, "--as", "demo-unblinded-statistician")
+        expiry = (date.today() + timedelta(days=365)).isoformat()
+        self.run(
+            "pharmacy", "receive", "--site", "MSKCC", "--lot", LOT, "--expiry", expiry, "--vials", "20",
+            "--as", "demo-unblinded-pharmacist-mskcc",
+        )  # fmt: skip
+
+    def start(self) -> None:
+        port = _free_port()
+        self.base = f"http://127.0.0.1:{port}"
+        self.process = subprocess.Popen(
+            [*_cli(), "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
+            env=self.env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(f"{self.base}/health", timeout=2) as response:
+                    if json.loads(response.read()) == {"status": "ok"}:
+                        return
+            except OSError:
+                pass
+            if self.process.poll() is not None:
+                raise AssertionError(self.process.stderr.read().decode() if self.process.stderr else "server exited")
+            assert time.monotonic() < deadline, "the server did not answer in 30 s"
+            time.sleep(0.2)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(timeout=10)
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[Server]:
+    running = Server(tmp_path / "home")
+    try:
+        running.prepare()
+        running.start()
+        yield running
+    finally:
+        running.stop()
+
+
+def _utc_input(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def _today_new_york() -> str:
+    from zoneinfo import ZoneInfo
+
+    return datetime.now(ZoneInfo("America/New_York")).date().isoformat()
+
+
+class Walk:
+    """The browser, one context (one person) at a time, and the numbered screenshots."""
+
+    def __init__(self, browser: Any, server: Server) -> None:
+        self.browser = browser
+        self.server = server
+        self.step = 0
+        self.context: Any = None
+        self.page: Any = None
+        self.outside: list[str] = []
+        self.csp: list[str] = []
+
+    def shot(self, name: str) -> None:
+        self.step += 1
+        self.page.screenshot(path=str(ARTIFACTS / f"{self.step:02d}-{name}.png"), full_page=True)
+
+    def sign_in(self, username: str, *, width: int = 1280) -> Any:
+        if self.context is not None:
+            self.context.close()
+        self.context = self.browser.new_context(viewport={"width": width, "height": 900})
+        self.context.set_default_timeout(15_000)
+
+        def guard(route: Any) -> None:
+            host = urlsplit(route.request.url).hostname
+            if host in ("127.0.0.1", "localhost"):
+                route.continue_()
+            else:
+                self.outside.append(route.request.url)
+                route.abort()
+
+        self.context.route("**/*", guard)
+        page = self.context.new_page()
+        page.on("console", lambda m: self.csp.append(m.text) if "Content Security Policy" in m.text else None)
+        page.goto(f"{self.server.base}/accounts/login/")
+        page.locator("#id_username").fill(username)
+        page.locator("#id_password").fill(PASSWORD)
+        page.get_by_role("button", name="Sign in").click()
+        page.wait_for_load_state()
+        if "second-factor" in page.url:
+            page.locator("#id_otp_token").fill(totp_code(self.server.totp[username]))
+            page.get_by_role("button", name="Verify").click()
+            page.wait_for_load_state()
+        assert "/accounts/" not in page.url, page.content()[:2000]
+        self.page = page
+        return page
+
+    def go(self, path: str) -> Any:
+        self.page.goto(self.server.base + path)
+        return self.page
+
+    def fill_form(self, values: dict[str, str], scope: str = "#ecrf") -> None:
+        """Fill eCRF inputs by item id: lists choose the value, the rest are typed."""
+        form = self.page.locator(scope)
+        for name, value in values.items():
+            field = form.locator(f'[name="{name}"]')
+            if field.evaluate("e => e.tagName") == "SELECT":
+                field.select_option(value)
+            else:
+                field.fill(value)
+
+
+def _screening(walk: Walk) -> str:
+    """Create a participant and fill the screening record from clinical-rules section 3; returns its number."""
+    from iliad7.web import screening_form
+
+    page = walk.go("/participants/")
+    page.get_by_label("Site").select_option("MSKCC")
+    page.get_by_role("button", name="New participant").click()
+    page.wait_for_url(re.compile(r"/screening/$"))
+    number = page.url.rstrip("/").split("/")[-2]
+    record = json.loads((REPO / "tests" / "vectors" / "screening_record_contract.json").read_text())
+    typed = screening_form.typed_from_record(record)
+    form = page.locator("#screening-form")
+    for name, value in typed.items():
+        field = form.locator(f'[name="{name}"]')
+        assert field.count() == 1, f"no screening field {name}"
+        kind = field.evaluate("e => e.tagName + ':' + (e.type || '')")
+        if kind.startswith("SELECT"):
+            field.select_option(value)
+        elif kind.endswith(":checkbox"):
+            field.check()
+        else:
+            field.fill(value)
+    # The live verdict (HTMX, on change) says eligible before anything is saved.
+    page.locator("#verdict .verdict-eligible").first.wait_for()
+    walk.shot("screening-live-verdict-eligible")
+    page.get_by_role("button", name="Save screening record").click()
+    page.wait_for_load_state()
+    assert "saved" in page.locator(".messages").inner_text()
+    return number
+
+
+def test_one_participant_from_login_to_the_signed_casebook(server: Server) -> None:
+    sync_api = _browser_or_skip()
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    for old in ARTIFACTS.glob("*.png"):
+        old.unlink()
+    started = time.monotonic()
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        try:
+            _walk(Walk(browser, server))
+        finally:
+            browser.close()
+    assert time.monotonic() - started < 180
+
+
+def _walk(walk: Walk) -> None:
+    # -- the coordinator screens and records consent
+    page = walk.sign_in("demo-coordinator-mskcc")
+    walk.shot("coordinator-home")
+    sn = _screening(walk)
+    walk.go(f"/participants/{sn}/consent/")
+    page.get_by_label("Written, signed").check()
+    page.get_by_label("The participant").check()
+    page.get_by_label("Obtained at (UTC)").fill(_utc_input(datetime.now(UTC) - timedelta(minutes=5))[:16])
+    page.get_by_label("Consent form version").fill("v1.0")
+    page.get_by_role("button", name="Record consent").click()
+    page.wait_for_load_state()
+    assert "Consent of" in page.locator(".messages").inner_text()
+    walk.shot("consent-recorded")
+
+    # -- the investigator randomizes (never sees an arm)
+    page = walk.sign_in("demo-investigator-mskcc")
+    walk.go(f"/participants/{sn}/randomize/")
+    page.get_by_label(re.compile("I confirm, as investigator")).check()
+    page.get_by_role("button", name="Randomize").click()
+    page.locator("#done-h").wait_for()
+    assert not re.search(r"\b(placebo|saline)\b", page.content(), re.I)
+    walk.shot("randomized-by-investigator")
+
+    # -- the unblinded pharmacist prepares doses 1 and 2 (second factor at sign-in)
+    page = walk.sign_in("demo-unblinded-pharmacist-mskcc")
+    walk.go(f"/participants/{sn}/pharmacy/")
+    for dose in ("1", "2"):
+        page.get_by_label("Dose number").fill(dose)
+        page.get_by_label("Lot", exact=True).fill(LOT)
+        page.get_by_role("button", name="Record preparation").click()
+        page.wait_for_load_state()
+        assert "prepared" in page.locator(".messages").inner_text(), page.content()[:3000]
+    volume = page.locator("table").first.locator("tbody tr").first.locator("td").nth(5).inner_text().strip()
+    walk.shot("pharmacist-preparations")
+
+    # -- the coordinator records two doses, 72 h apart (dose 1 entered late, as given three days ago)
+    page = walk.sign_in("demo-coordinator-mskcc")
+    now = datetime.now(UTC)
+    for dose, at in (("1", now - timedelta(hours=73)), ("2", now - timedelta(minutes=1))):
+        walk.go(f"/participants/{sn}/")
+        page.get_by_label("Dose number").fill(dose)
+        page.get_by_label("Given at (UTC)").fill(at.strftime("%Y-%m-%dT%H:%M"))
+        page.get_by_label("Injection site").fill("left deltoid")
+        page.get_by_label("Volume (mL)").fill(volume)
+        page.get_by_role("button", name="Record dose").click()
+        page.wait_for_load_state()
+        assert f"Dose {dose} recorded" in page.locator(".messages").inner_text(), page.content()[:3000]
+    walk.shot("two-doses-given")
+    walk.go(f"/participants/{sn}/calendar/")
+    assert page.locator("table.calendar").count() == 1
+    walk.shot("calendar-after-two-doses")
+
+    # -- labs on the LAB form: a typo is shown beside its field and kept, then fixed
+    walk.go(f"/participants/{sn}/forms/LAB/?visit=BASELINE&instance=1")
+    lab = {
+        "collected_at": _utc_input(now - timedelta(hours=72)),
+        "alc": "65O",
+        "alc.unit": "cells/uL",
+        "alc_lln": "1000",
+    }
+    walk.fill_form(lab)
+    # The edit check fires on entry (HTMX), beside the field, before anything is saved.
+    page.locator("#msg-alc", has_text="is not a number").wait_for()
+    page.get_by_role("button", name="Save LAB").click()
+    page.wait_for_load_state()
+    assert "is not accepted" in page.locator("#msg-alc").inner_text()
+    assert page.locator("#f-alc").input_value() == "65O"
+    walk.shot("lab-typo-shown-beside-the-field")
+    page.locator("#f-alc").fill("650")
+    page.get_by_role("button", name="Save LAB").click()
+    page.wait_for_load_state()
+    derived = page.locator("table.derived").inner_text()
+    assert "ctcae_lymphocyte_count_decreased" in derived and "2" in derived
+    walk.shot("lab-saved-with-ctcae-grade")
+
+    # -- the monitor raises a query on the ALC
+    page = walk.sign_in("demo-monitor-mskcc")
+    walk.go(f"/participants/{sn}/forms/LAB/?visit=BASELINE&instance=1")
+    page.get_by_label("Item", exact=True).select_option("alc")
+    page.get_by_label("Question", exact=True).fill("The lab report says 560 cells/uL; please check.")
+    page.get_by_role("button", name="Raise query").click()
+    page.wait_for_load_state()
+    assert page.locator(".query .status-open").count() == 1
+    walk.shot("monitor-raised-query")
+
+    # -- the coordinator answers it
+    page = walk.sign_in("demo-coordinator-mskcc")
+    walk.go(f"/participants/{sn}/forms/LAB/?visit=BASELINE&instance=1")
+    page.get_by_label(re.compile(r"Answer to query")).fill("Checked against the source: 650 is right.")
+    page.get_by_role("button", name="Answer").click()
+    page.wait_for_load_state()
+    assert page.locator(".query .status-answered").count() == 1
+    walk.shot("coordinator-answered-query")
+
+    # -- the monitor closes it and verifies the source data
+    page = walk.sign_in("demo-monitor-mskcc")
+    walk.go("/queries/")
+    walk.shot("monitor-open-queries")
+    walk.go(f"/participants/{sn}/forms/LAB/?visit=BASELINE&instance=1")
+    page.get_by_role("button", name=re.compile(r"^Close query")).click()
+    page.wait_for_load_state()
+    assert page.locator(".query .status-closed").count() == 1
+    page.get_by_role("button", name="Mark source data verified").click()
+    page.wait_for_load_state()
+    assert page.locator("#sdv-state").inner_text() == "source data verified"
+    walk.shot("monitor-closed-query-and-verified")
+
+    # -- the coordinator records an adverse event (grade suggested from the lab value), discharge, end of study
+    page = walk.sign_in("demo-coordinator-mskcc", width=900)  # tablet width
+    today = _today_new_york()
+    walk.go(f"/participants/{sn}/forms/ADVERSE-EVENT/?instance=1")
+    walk.fill_form(
+        {
+            "term": "Lymphocyte count decreased", "grade": "2", "onset_date": today, "serious": "false",
+            "relatedness": "unlikely", "expected": "false", "outcome": "not_recovered",
+            "lab_term": "lymphocyte_count_decreased", "lab_value": "650", "lab_unit": "cells/uL", "lab_lln": "1000",
+        }
+    )  # fmt: skip
+    page.get_by_role("button", name="Save ADVERSE-EVENT").click()
+    page.wait_for_load_state()
+    assert "suggested_grade" in page.locator("table.derived").inner_text()
+    walk.shot("adverse-event-with-grade-tablet")
+    walk.go(f"/participants/{sn}/forms/HOSPITAL-STAY/?instance=1")
+    walk.fill_form(
+        {
+            "stay_type": "hospital", "readmission": "false", "admitted_at": _utc_input(now - timedelta(days=4)),
+            "discharged_at": _utc_input(datetime.now(UTC) - timedelta(seconds=30)), "discharge_destination": "home",
+        }
+    )  # fmt: skip
+    page.get_by_role("button", name="Save HOSPITAL-STAY").click()
+    page.wait_for_load_state()
+    assert "saved" in page.locator(".messages").inner_text()
+    walk.shot("discharge-recorded")
+    walk.go(f"/participants/{sn}/calendar/")
+    assert "not applicable" in page.locator("table.calendar").inner_text() + page.content()
+    walk.shot("calendar-after-discharge")
+    walk.go(f"/participants/{sn}/forms/END-OF-STUDY/?instance=1")
+    walk.fill_form(
+        {"end_status": "withdrew_consent", "end_date": today, "withdrawal_reason": "Asked to stop follow-up"}
+    )
+    page.get_by_role("button", name="Save END-OF-STUDY").click()
+    page.wait_for_load_state()
+    assert "saved" in page.locator(".messages").inner_text()
+    walk.shot("end-of-study")
+
+    # -- the investigator signs the casebook (password and authenticator code again)
+    page = walk.sign_in("demo-investigator-mskcc")
+    walk.go(f"/participants/{sn}/casebook/")
+    assert page.locator("#casebook-ready").inner_text() == "yes"
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    page.get_by_label("Authenticator code").fill(totp_code(walk.server.totp["demo-investigator-mskcc"]))
+    page.get_by_role("button", name="Sign the casebook").click()
+    page.wait_for_load_state()
+    signature = page.locator("#signatures").inner_text()
+    assert "Signed by" in signature and "I approve this casebook" in signature and "valid" in signature
+    walk.shot("casebook-signed")
+    walk.context.close()
+
+    assert walk.outside == [], walk.outside
+    assert walk.csp == [], walk.csp
+
+
+def test_a_missing_browser_is_skipped_locally_and_fails_under_ci(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(globals(), "CHROMIUM", Path("/nonexistent/chromium"))
+    monkeypatch.delenv("CI", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="nonexistent"):
+        _browser_or_skip()
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="CI is set"):
+        _browser_or_skip()
