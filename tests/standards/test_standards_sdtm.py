@@ -154,8 +154,14 @@ def test_forms_fill_vs_rs_ho_pr_ae_and_dated_lb(cohort: dict[str, Any]) -> None:
         "ADVERSE-EVENT": ("", {"term": "Lymphocyte count decreased", "grade": "3", "onset_date": "2024-01-11",
                                "serious": "no", "relatedness": "possible", "expected": "no", "outcome": "recovering"}),
     }  # fmt: skip
+    from iliad7.store.models import ItemValue
+
     for form, (visit, values) in forms.items():
-        save_form(person, form, values, visit=visit, acting_user=coord, channel="cli")
+        # the simulated cohort may already hold instances of event forms (hospital stays): add one more
+        taken = ItemValue.objects.filter(participant=person, form=form, visit=visit).values_list("instance", flat=True)
+        save_form(
+            person, form, values, visit=visit, instance=max(taken, default=0) + 1, acting_user=coord, channel="cli"
+        )
     _, datasets = sdtm_datasets(cohort["stat"])
     by = {d.name: d for d in datasets}
     assert {"VS", "RS", "HO", "PR", "AE"} <= set(by)
@@ -163,7 +169,9 @@ def test_forms_fill_vs_rs_ho_pr_ae_and_dated_lb(cohort: dict[str, Any]) -> None:
     assert set(vs["VSTESTCD"]) == {"RESP", "OXYSAT", "SYSBP", "PULSE", "TEMP"}
     assert set(vs["VSDTC"]) == {"2024-01-10T10:00:00"}  # New York local time
     assert set(by["RS"].frame["RSTESTCD"]) == {"NEWS2TOT", "WHOCPS"}
-    assert by["HO"].frame["HOTERM"].to_list() == ["INTENSIVE CARE UNIT"]
+    stays = by["HO"].frame.filter(by["HO"].frame["USUBJID"] == person.usubjid)
+    assert "INTENSIVE CARE UNIT" in stays["HOTERM"].to_list()  # beside the simulated cohort's own stays
+    assert "HOSPITAL" in set(by["HO"].frame["HOTERM"])
     assert by["PR"].frame["PRTRT"].to_list() == ["NON-INVASIVE VENTILATION"]
     assert by["AE"].frame.select("AETOXGR", "AESER", "AEOUT").row(0) == ("3", "N", "RECOVERING/RESOLVING")
     assert errors(check_datasets(datasets)) == []

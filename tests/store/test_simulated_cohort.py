@@ -98,3 +98,16 @@ def test_stop_before_randomization_leaves_consented_participants_waiting(sites: 
     waiting = Participant.objects.filter(status="consented")
     assert waiting.count() == N
     assert not Participant.objects.exclude(usubjid=None).exists()
+
+
+def test_visit_data_went_through_the_edit_checks_and_fates_have_their_forms(replayed: object) -> None:
+    """Every simulated form was saved by save_form (which stores nothing on a failed check)."""
+    from iliad7.store.models import ItemValue, Participant
+
+    for participant in Participant.objects.exclude(status="screen_failed"):
+        forms = set(ItemValue.objects.filter(participant=participant).values_list("form", flat=True))
+        assert {"LAB", "HOSPITAL-STAY", "END-OF-STUDY"} <= forms
+        if participant.status == "died":
+            assert "DEATH" in forms
+        end = ItemValue.objects.get(participant=participant, form="END-OF-STUDY", item="end_status")
+        assert end.value == ("died" if participant.status == "died" else "completed")

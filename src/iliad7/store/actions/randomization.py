@@ -29,7 +29,7 @@ from django.db import transaction
 from iliad7.accounts.roles import Capability
 from iliad7.accounts.status import ParticipantStatus, check_transition
 from iliad7.audit import trail
-from iliad7.errors import RandomizationRefused
+from iliad7.errors import InputError, RandomizationRefused
 from iliad7.store import access
 from iliad7.store.actions._common import check_channel, current_protocol, now
 from iliad7.store.models import AllocationList, AllocationSlot, Consent, Participant, ScreeningVersion, User
@@ -57,9 +57,21 @@ def randomize_participant(
     acting_user: User,
     confirmation: bool,
     channel: str,
+    randomized_at: datetime | None = None,
 ) -> RandomizationResult:
-    """Assign the participant the next free slot of their site's stratum; audited as `participant.randomize`."""
+    """Assign the participant the next free slot of their site's stratum; audited as `participant.randomize`.
+
+    `randomized_at` is the moment of randomization (T0) when it is entered after the fact
+    (the simulated cohort replays 2021 dates; a site recovering from an outage enters the
+    real time); it must be aware and not in the future. The audit record keeps both it and
+    the moment of entry.
+    """
     check_channel(channel)
+    if randomized_at is not None:
+        if randomized_at.tzinfo is None:
+            raise InputError("randomized_at", "give the time with its UTC offset")
+        if randomized_at > now():
+            raise InputError("randomized_at", "randomization cannot be dated in the future")
     role = access.require(acting_user, Capability.RANDOMIZE, participant.site)
     if confirmation is not True:
         raise RandomizationRefused("the investigator has not confirmed the randomization")
@@ -103,7 +115,7 @@ def randomize_participant(
                 "the unblinded statistician must extend it"
             )
         usubjid = f"{usubjid_prefix}{slot.randomization_number}"
-        assigned_at = now()
+        assigned_at = randomized_at or now()
         taken = AllocationSlot.objects.filter(pk=slot.pk, participant__isnull=True).update(
             participant=locked, assigned_at=assigned_at
         )
@@ -130,6 +142,7 @@ def randomize_participant(
                 "allocation_list": active.pk,
                 "screening_version": screening.version,
                 "confirmed": True,
+                "randomized_at": assigned_at.isoformat(),
             },
         )
     participant.refresh_from_db()
