@@ -175,3 +175,25 @@ def test_a_derived_grade_is_cleared_when_its_lab_value_is_cleared(save: Callable
     form = saved_form(participant, "LAB", "BASELINE")
     assert form.values["alc"].value == "" and form.derived["ctcae_lymphocyte_count_decreased"].value == ""
     assert form.derived["ctcae_alt_increased"].value == "2"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("form", "values", "status"),
+    [
+        ("DEATH", {"death_date": "today", "primary_cause": "unknown", "cause_text": "not known"}, "died"),
+        (
+            "END-OF-STUDY",
+            {"end_status": "withdrew_consent", "end_date": "today", "withdrawal_reason": "moved away"},
+            "withdrawn",
+        ),
+        ("END-OF-STUDY", {"end_status": "lost_to_follow_up", "end_date": "today"}, "lost_to_follow_up"),
+    ],
+)
+def test_the_status_follows_a_saved_death_or_end_of_study_form(save, participant, form, values, status) -> None:  # type: ignore[no-untyped-def]
+    from datetime import date
+
+    today = date.today().isoformat()
+    save(form, {k: (today if v == "today" else v) for k, v in values.items()}, user="inv")
+    participant.refresh_from_db()
+    assert participant.status == status

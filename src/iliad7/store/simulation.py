@@ -174,7 +174,6 @@ def _follow(
         prepare_dose,
         randomize_participant,
         record_dose_given,
-        transition_participant,
     )
 
     site: Site = participant.site
@@ -222,18 +221,11 @@ def _follow(
             "cause_text": "death in the simulated course (the simulator models no cause)",
         }, investigator)  # fmt: skip
         _save(participant, "END-OF-STUDY", {"end_status": "died", "end_date": death_date}, investigator)
-        transition_participant(
-            participant, "died", acting_user=investigator, channel=CHANNEL,
-            reason=f"died on study day {simulated.death_day}",
-        )  # fmt: skip
-        run.deaths += 1
+        run.deaths += 1  # the DEATH form moves the participant to `died`
     elif horizon >= 45:
         end_date = (day0 + timedelta(days=45)).isoformat()
         _save(participant, "END-OF-STUDY", {"end_status": "completed", "end_date": end_date}, investigator)
-        transition_participant(
-            participant, "completed", acting_user=investigator, channel=CHANNEL, reason="day 45 follow-up completed"
-        )
-        run.completed += 1
+        run.completed += 1  # the END-OF-STUDY form moves the participant to `completed`
 
 
 def _save(participant: Participant, form: str, values: dict[str, str], user: User, visit: str = "") -> int:

@@ -315,8 +315,38 @@ def save_form(
             },
             reason=reason,
         )
+        if written and form_id in _STATUS_FORMS:
+            _follow_status(locked, form_id, check.parsed, acting_user=acting_user, channel=channel)
     unchanged = [i.id for i in spec.items if i.id in existing and i.id not in {p[0] for p in planned}]
     return FormSave(form_id, visit, instance, written, derived, check.warnings, check, sdv_cleared, unchanged)
+
+
+# Forms whose saving ends the participant's follow-up: the status follows the form.
+_STATUS_FORMS = {"DEATH", "END-OF-STUDY"}
+_END_STATUS = {
+    "completed": "completed",
+    "withdrew_consent": "withdrawn",
+    "withdrawn_by_investigator": "withdrawn",
+    "lost_to_follow_up": "lost_to_follow_up",
+    "died": "died",
+}
+
+
+def _follow_status(
+    participant: Participant, form_id: str, parsed: Mapping[str, object], *, acting_user: User, channel: str
+) -> None:
+    """Move the participant to the status a saved DEATH or END-OF-STUDY form records, when the
+    state machine allows it from where they are (a form saved twice, or for a screen failure,
+    changes nothing)."""
+    from iliad7.accounts.status import allowed_next
+    from iliad7.store.actions.participants import transition_participant
+
+    target = "died" if form_id == "DEATH" else _END_STATUS.get(str(parsed.get("end_status", "")))
+    if target is None or target not in {status.value for status in allowed_next(participant.status)}:
+        return
+    transition_participant(
+        participant, target, acting_user=acting_user, channel=channel, reason=f"{form_id} form saved"
+    )
 
 
 def _decimal(text: str) -> object:
