@@ -9,6 +9,7 @@
 - `ILIAD7_DEBUG=1`: Django debug mode (never on a server holding trial data).
 - `ILIAD7_ALLOWED_HOSTS`: comma-separated host names (default local only).
 - `ILIAD7_HTTPS=1`: behind TLS; marks the session and CSRF cookies Secure.
+- `ILIAD7_LOG_LEVEL` (default INFO): level of iliad7's JSON log lines (one per request at INFO).
 - `ILIAD7_SESSION_IDLE_MINUTES` (default 15): idle session timeout.
 - `ILIAD7_CONCENTRATION_UG_PER_ML`: the drug product's concentration, offered
   on the pharmacist's worksheet (configured; the protocol gives no default).
@@ -71,6 +72,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Outermost: one JSON log line per request (id, user, status, duration), X-Request-ID answered.
+    "iliad7.observability.RequestLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Django 6's built-in CSP; on Django 5.2 (Python 3.11) a small stand-in sends the same header.
     "django.middleware.csp.ContentSecurityPolicyMiddleware"
@@ -208,9 +211,16 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = str(ILIAD7_HOME / "static")
 
+# Structured logs: JSON lines on standard error (iliad7.observability), one per request
+# from `iliad7.request`; ILIAD7_LOG_LEVEL=WARNING silences the request lines.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "loggers": {"axes": {"handlers": ["console"], "level": "WARNING"}},
+    "formatters": {"json": {"()": "iliad7.observability.JsonFormatter"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "json"}},
+    "loggers": {
+        "axes": {"handlers": ["console"], "level": "WARNING", "propagate": False},
+        "django": {"handlers": ["console"], "level": "WARNING", "propagate": False},
+        "iliad7": {"handlers": ["console"], "level": os.environ.get("ILIAD7_LOG_LEVEL", "INFO"), "propagate": False},
+    },
 }

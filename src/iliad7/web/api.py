@@ -170,13 +170,15 @@ class ItemOut(Schema):
 
 
 class ItemIn(Schema):
-    form: str
-    item: str
-    value: str
-    unit: str = ""
-    visit: str = ""
+    # Limits are the columns' (store/models.py ItemValue): longer text is refused here, by field,
+    # rather than failing in the database.
+    form: str = Field(max_length=64)
+    item: str = Field(max_length=64)
+    value: str = Field(max_length=2000)
+    unit: str = Field("", max_length=32)
+    visit: str = Field("", max_length=64)
     instance: int = Field(1, ge=1)
-    reason: str = Field("", description="Required for a correction")
+    reason: str = Field("", max_length=2000, description="Required for a correction")
 
 
 class RandomizationOut(Schema):

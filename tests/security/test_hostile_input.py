@@ -1,0 +1,187 @@
+"""Hostile input to the eligibility, screening and item (lab, vital sign, AE) endpoints: refused by name, nothing stored.
+
+Hypothesis mutates the eligible example record one field at a time with values no
+field can take (oversized text, wrong types, numbers out of every range, unknown
+keys, malformed dates) and posts it to the pure evaluation and to the stored
+screening of a participant: each answer is a 4xx whose `field` names the mutated
+field, and not one row of the trial database changes. The item endpoint gets
+malformed bodies the same way. ILIAD7_FORM_FUZZ_EXAMPLES sets the examples per
+test (25 here, more in `make soak`).
+
+Two gaps are pinned as expected failures (see docs/reliability.md): the item
+endpoint stores values of any size, any unit and any form or item name (no
+check against the protocol's forms), and on PostgreSQL a unit or name longer
+than its column is a 500 instead of a field-named 4xx.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+pytestmark = pytest.mark.django_db
+
+EXAMPLES = int(os.environ.get("ILIAD7_FORM_FUZZ_EXAMPLES", "25"))
+FUZZ = settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+
+# Values that no field of the screening record accepts, whatever its kind (strict JSON validation:
+# no string is read as a number or a date, no number as a boolean).
+NEVER_VALID = st.one_of(
+    st.text(min_size=1, max_size=30).filter(lambda s: s.strip() not in ("male", "female", "other", "unknown")),
+    st.just("x" * 100_000),  # oversized
+    st.integers(min_value=10**12, max_value=10**30),  # out of every range
+    st.integers(max_value=-1),
+    st.dictionaries(st.just("zz_not_a_field"), st.integers(), min_size=1),
+    st.lists(st.text(max_size=5), min_size=1, max_size=3),
+    st.sampled_from(["2020-02-30", "31/12/2020", "2020-13-01T00:00:00Z", "yesterday", "1e999"]),
+)
+
+
+def _fields() -> list[str]:
+    from iliad7.eligibility.record import SCREENING_RECORD
+
+    return sorted(SCREENING_RECORD.json_schema()["properties"])
+
+
+def _row_counts() -> dict[str, int]:
+    from django.apps import apps
+
+    return {m.__name__: m.objects.count() for m in apps.get_app_config("store").get_models()}
+
+
+def _acceptable(field: str, value: object) -> bool:
+    # The few (field, value) pairs above that a field legitimately takes.
+    return field == "sofa" and isinstance(value, int) and 0 <= value <= 24
+
+
+@pytest.fixture
+def coordinator(staff, login):  # type: ignore[no-untyped-def]
+    return login(staff["coordinator@MSKCC"])
+
+
+def test_mutated_screening_records_are_refused_by_field_name_and_store_nothing(
+    coordinator, trial, api_post, example_record
+) -> None:  # type: ignore[no-untyped-def]
+    sn = trial["new@MSKCC"].screening_number
+    before = _row_counts()
+
+    @FUZZ
+    @given(field=st.sampled_from(_fields()), value=NEVER_VALID)
+    def check(field: str, value: object) -> None:
+        if _acceptable(field, value):
+            return
+        record = copy.deepcopy(example_record)
+        record[field] = value
+        for path in ("/api/screening/evaluate", f"/api/participants/{sn}/screening"):
+            response = api_post(coordinator, path, record)
+            assert response.status_code == 422, (path, field, response.status_code, response.content[:300])
+            named = response.json()["field"]
+            assert named == field or named.startswith(f"{field}."), (path, field, named)
+        assert _row_counts() == before
+
+    check()
+
+
+def test_malformed_json_and_non_objects_are_refused_and_store_nothing(coordinator, trial) -> None:  # type: ignore[no-untyped-def]
+    sn = trial["new@MSKCC"].screening_number
+    token = coordinator.cookies["csrftoken"].value
+    before = _row_counts()
+
+    @FUZZ
+    @given(body=st.one_of(st.binary(max_size=200), st.sampled_from([b"[]", b"null", b"1", b'"x"', b"{", b"NaN"])))
+    def check(body: bytes) -> None:
+        try:
+            if isinstance(json.loads(body), dict):
+                return  # a JSON object is judged field by field (the test above)
+        except (ValueError, UnicodeDecodeError):
+            pass
+        for path in ("/api/screening/evaluate", f"/api/participants/{sn}/screening", f"/api/participants/{sn}/items"):
+            response = coordinator.post(path, data=body, content_type="application/json", HTTP_X_CSRFTOKEN=token)
+            assert 400 <= response.status_code < 500, (path, body, response.status_code)
+            answer = response.json()
+            # The screening endpoints name the body; ninja's own parse error on /items says only "Cannot
+            # parse request body" (no `field`): reported in docs/reliability.md.
+            assert answer.get("field") if "/items" not in path else answer.get("detail"), (path, body, answer)
+        assert _row_counts() == before
+
+    check()
+
+
+# The generic item endpoint (below the eCRF forms) checks sizes but not the protocol's form, item,
+# unit and range: those checks live in save_form (/forms/{form_id}). Pinned, strictly, until it does.
+_UNCHECKED = (
+    "the generic item endpoint applies no form/item/unit/range check (web/api.py items, store/actions/items.py)"
+)
+ITEM = {"form": "ALC", "item": "alc", "value": "1000", "unit": "cells/mm3", "visit": "D1", "reason": "fuzz"}
+
+
+def test_malformed_item_bodies_are_refused_by_field_name_and_store_nothing(coordinator, trial, api_post) -> None:  # type: ignore[no-untyped-def]
+    sn = trial["randomized@MSKCC"].screening_number
+    before = _row_counts()
+    wrong_kind = st.one_of(
+        st.integers(),
+        st.lists(st.integers(), max_size=2),
+        st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
+        st.none(),
+    )
+    cases = st.one_of(
+        st.tuples(st.sampled_from(["form", "item", "value", "unit", "visit", "reason"]), wrong_kind),
+        st.tuples(
+            st.just("instance"),
+            st.one_of(
+                st.integers(max_value=0),
+                st.text(min_size=1, max_size=5),
+                st.floats(allow_nan=False, allow_infinity=False).filter(lambda f: f != int(f)),
+            ),
+        ),
+        st.tuples(st.sampled_from(["form", "item"]), st.sampled_from(["", "   "])),
+    )
+
+    @FUZZ
+    @given(case=cases)
+    def check(case: tuple[str, object]) -> None:
+        field, value = case
+        if field == "instance" and isinstance(value, str) and value.strip().lstrip("+").isdigit() and int(value) >= 1:
+            return
+        response = api_post(coordinator, f"/api/participants/{sn}/items", {**ITEM, field: value})
+        assert response.status_code in (400, 422), (field, value, response.status_code, response.content[:300])
+        assert response.json()["field"].split(".")[0] == field, (field, value, response.json())
+        assert _row_counts() == before
+
+    check()
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("value", "x" * 100_000),
+        ("unit", "u" * 40),
+        ("form", "F" * 100),
+        ("item", "i" * 65),
+        ("visit", "v" * 65),
+        pytest.param("unit", "kg", marks=pytest.mark.xfail(reason=_UNCHECKED, strict=True)),
+        pytest.param("value", "abc", marks=pytest.mark.xfail(reason=_UNCHECKED, strict=True)),
+        pytest.param("value", "-5", marks=pytest.mark.xfail(reason=_UNCHECKED, strict=True)),
+        pytest.param("form", "NO-SUCH-FORM", marks=pytest.mark.xfail(reason=_UNCHECKED, strict=True)),
+        pytest.param("item", "no_such_item", marks=pytest.mark.xfail(reason=_UNCHECKED, strict=True)),
+    ],
+)
+def test_oversized_wrong_unit_and_unknown_item_values_are_refused(field, value, coordinator, trial, api_post) -> None:  # type: ignore[no-untyped-def]
+    sn = trial["randomized@MSKCC"].screening_number
+    before = _row_counts()
+    try:
+        response = api_post(coordinator, f"/api/participants/{sn}/items", {**ITEM, field: value})
+    except Exception as exc:  # on PostgreSQL an over-long unit or name raises DataError (a 500 when served)
+        pytest.fail(f"server error: {type(exc).__name__}")
+    assert response.status_code in (400, 422) and response.json()["field"] == field
+    assert _row_counts() == before
