@@ -23,18 +23,20 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-if TYPE_CHECKING:
-    from iliad7.store.models import DataQuery, Participant, User
+from iliad7.cli._common import EXIT_BAD_INPUT, database
+from iliad7.cli._common import acting_user as _acting_user
+from iliad7.cli._common import fail as _fail
+from iliad7.cli._common import participant as _participant
+from iliad7.cli._common import print_json as _print_json
 
-EXIT_PROBLEM = 1
-EXIT_BAD_INPUT = 2
+if TYPE_CHECKING:
+    from iliad7.store.models import DataQuery, User
+
 
 AsUser = Annotated[str, typer.Option("--as", help="Act as this user: their roles and sites apply.")]
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print the machine-readable result.")]
@@ -75,54 +77,8 @@ def register(app: typer.Typer) -> None:
     app.add_typer(sae_app, name="sae")
 
 
-def _fail(code: int, message: str) -> NoReturn:
-    typer.echo(message, err=True)
-    raise typer.Exit(code)
-
-
-def _print_json(value: Any) -> None:
-    typer.echo(json.dumps(value, ensure_ascii=False, indent=2, default=str))
-
-
-@contextmanager
-def _database() -> Iterator[None]:
-    from iliad7.store import runtime
-
-    runtime.setup()
-    from django.db import DatabaseError
-
-    from iliad7.errors import Iliad7Error, InputError, ReauthenticationFailed
-    from iliad7.store.actions.capture import FormRejected
-
-    try:
-        yield
-    except FormRejected as exc:
-        for message in exc.messages:
-            typer.echo(f"error: {message.field}: {message.message}", err=True)
-        raise typer.Exit(EXIT_BAD_INPUT) from None
-    except InputError as exc:
-        _fail(EXIT_BAD_INPUT, f"error: --{exc.field.replace('_', '-')}: {exc.message}")
-    except ReauthenticationFailed as exc:
-        _fail(EXIT_PROBLEM, f"error: {exc}")
-    except Iliad7Error as exc:
-        _fail(EXIT_PROBLEM, f"error: {exc}")
-    except DatabaseError as exc:
-        _fail(EXIT_PROBLEM, f"database error: {exc} (has `iliad7 init` been run?)")
-
-
-def _acting_user(username: str) -> User:
-    from iliad7.store.models import User
-
-    user = User.objects.filter(username=username).first()
-    if user is None or not user.is_active:
-        _fail(EXIT_BAD_INPUT, f"--as: no active user {username!r}")
-    return user
-
-
-def _participant(user: User, number: str) -> Participant:
-    from iliad7.store.access import access_participant
-
-    return access_participant(user, number.strip())
+def _database() -> Any:
+    return database(lambda field: f"--{field.replace('_', '-')}")
 
 
 def _query(user: User, query_id: int) -> DataQuery:

@@ -17,20 +17,22 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-if TYPE_CHECKING:
-    from iliad7.store.models import Participant, User
+from iliad7.cli._common import EXIT_BAD_INPUT, EXIT_PROBLEM, database
+from iliad7.cli._common import acting_user as _acting_user
+from iliad7.cli._common import fail as _fail
+from iliad7.cli._common import participant as _participant
+from iliad7.cli._common import print_json as _print_json
 
-EXIT_PROBLEM = 1
-EXIT_BAD_INPUT = 2
+if TYPE_CHECKING:
+    pass
+
 # Seeds below this are few enough to try one by one; kit codes are derived from the seed,
 # so a guessed seed would unblind the trial.
 WEAK_SEED = 1 << 32
@@ -104,15 +106,6 @@ def register(app: typer.Typer) -> None:
     app.add_typer(dose_app, name="dose")
 
 
-def _fail(code: int, message: str) -> NoReturn:
-    typer.echo(message, err=True)
-    raise typer.Exit(code)
-
-
-def _print_json(value: Any) -> None:
-    typer.echo(json.dumps(value, ensure_ascii=False, indent=2, default=str))
-
-
 def _option(field: str, record_input: bool) -> str:
     if record_input and field not in ("site", "reason"):
         # A screening record's own field (weight_kg, alc[0].value): it came from the --input file.
@@ -120,52 +113,14 @@ def _option(field: str, record_input: bool) -> str:
     return _OPTION_OF_FIELD.get(field, field)
 
 
-@contextmanager
-def _database(*, record_input: bool = False) -> Iterator[None]:
-    """Start Django and turn iliad7's refusals into exit codes and one-line messages.
-
-    `record_input`: the command reads a screening record, whose field names are
-    reported as paths inside the --input file.
-    """
-    from iliad7.store import runtime
-
-    runtime.setup()
-    from django.db import DatabaseError
-
-    from iliad7.errors import Iliad7Error, InputError, ReauthenticationFailed
-
-    try:
-        yield
-    except InputError as exc:
-        _fail(EXIT_BAD_INPUT, f"error: {_option(exc.field, record_input)}: {exc.message}")
-    except ReauthenticationFailed as exc:
-        _fail(EXIT_PROBLEM, f"error: {_OPTION_OF_FIELD.get(exc.field, exc.field)}: {exc}")
-    except Iliad7Error as exc:  # refused: rules, access, not found
-        _fail(EXIT_PROBLEM, f"error: {exc}")
-    except DatabaseError as exc:
-        _fail(EXIT_PROBLEM, f"database error: {exc} (has `iliad7 init` been run?)")
-
-
-def _acting_user(username: str) -> User:
-    from iliad7.store.models import User
-
-    user = User.objects.filter(username=username).first()
-    if user is None:
-        _fail(EXIT_BAD_INPUT, f"--as: no user {username!r}")
-    if not user.is_active:
-        _fail(EXIT_BAD_INPUT, f"--as: user {username!r} is deactivated")
-    return user
+def _database(*, record_input: bool = False) -> Any:
+    """`record_input`: the command reads a screening record, whose fields are paths inside --input."""
+    return database(lambda field: _option(field, record_input))
 
 
 def _interactive() -> bool:
     """Whether a person is at a terminal (then a randomization asks to be confirmed)."""
     return sys.stdin.isatty()
-
-
-def _participant(user: User, number: str) -> Participant:
-    from iliad7.store.access import access_participant
-
-    return access_participant(user, number.strip())
 
 
 def _read_json(path: Path) -> dict[str, Any]:

@@ -14,7 +14,10 @@ from typing import Annotated, Any, Literal
 
 import typer
 
-from iliad7.cli.store import EXIT_BAD_INPUT, EXIT_PROBLEM, _acting_user, _database, _fail
+from iliad7.cli._common import EXIT_BAD_INPUT, EXIT_PROBLEM
+from iliad7.cli._common import acting_user as _acting_user
+from iliad7.cli._common import database as _database
+from iliad7.cli._common import fail as _fail
 
 AsUser = Annotated[str, typer.Option("--as", help="Act as this user: their roles and sites apply.")]
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print the machine-readable result.")]

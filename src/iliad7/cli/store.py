@@ -7,20 +7,20 @@ pure sub-commands start without it. Exit status: 0 done, 1 a problem found
 
 from __future__ import annotations
 
-import json
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-if TYPE_CHECKING:
-    from iliad7.store.models import User
+from iliad7.cli._common import EXIT_BAD_INPUT, EXIT_PROBLEM, database
+from iliad7.cli._common import acting_user as _acting_user
+from iliad7.cli._common import fail as _fail
+from iliad7.cli._common import print_json as _print_json
 
-EXIT_PROBLEM = 1
-EXIT_BAD_INPUT = 2
+if TYPE_CHECKING:
+    pass
+
 
 AsUser = Annotated[str, typer.Option("--as", help="Act as this user: their roles and sites apply.")]
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print the machine-readable result.")]
@@ -66,45 +66,8 @@ _OPTION_OF_FIELD = {
 }
 
 
-def _fail(code: int, message: str) -> NoReturn:
-    typer.echo(message, err=True)
-    raise typer.Exit(code)
-
-
-def _print_json(value: Any) -> None:
-    typer.echo(json.dumps(value, ensure_ascii=False, indent=2))
-
-
-@contextmanager
-def _database() -> Iterator[None]:
-    """Start Django and turn iliad7's refusals into exit codes and one-line messages."""
-    from iliad7.store import runtime
-
-    runtime.setup()
-    from django.db import DatabaseError
-
-    from iliad7.errors import Iliad7Error, InputError
-
-    try:
-        yield
-    except InputError as exc:
-        field = _OPTION_OF_FIELD.get(exc.field, exc.field)
-        _fail(EXIT_BAD_INPUT, f"error: {field}: {exc.message}")
-    except Iliad7Error as exc:  # refused (access, transition, not found, backup tool)
-        _fail(EXIT_PROBLEM, f"error: {exc}")
-    except DatabaseError as exc:
-        _fail(EXIT_PROBLEM, f"database error: {exc} (has `iliad7 init` been run?)")
-
-
-def _acting_user(username: str) -> User:
-    from iliad7.store.models import User
-
-    user = User.objects.filter(username=username).first()
-    if user is None:
-        _fail(EXIT_BAD_INPUT, f"--as: no user {username!r}")
-    if not user.is_active:
-        _fail(EXIT_BAD_INPUT, f"--as: user {username!r} is deactivated")
-    return user
+def _database() -> Any:
+    return database(lambda field: _OPTION_OF_FIELD.get(field, field))
 
 
 def init(
