@@ -16,8 +16,8 @@ import typer
 
 from iliad7.cli._common import EXIT_BAD_INPUT, EXIT_PROBLEM
 from iliad7.cli._common import acting_user as _acting_user
-from iliad7.cli._common import database as _database
 from iliad7.cli._common import fail as _fail
+from iliad7.cli.store import _database  # names fields as the account commands do (--password-stdin, ...)
 
 AsUser = Annotated[str, typer.Option("--as", help="Act as this user: their roles and sites apply.")]
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print the machine-readable result.")]

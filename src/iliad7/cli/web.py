@@ -14,8 +14,8 @@ from typing import Annotated
 import typer
 
 from iliad7.cli._common import EXIT_BAD_INPUT
-from iliad7.cli._common import database as _database
 from iliad7.cli._common import fail as _fail
+from iliad7.cli.store import _database  # names fields as the account commands do (--password-stdin, ...)
 
 # The demo's accounts: site roles get one user per site, so that site isolation can be shown.
 DEMO_SITE_ROLES = ("investigator", "coordinator", "unblinded-pharmacist", "monitor")
