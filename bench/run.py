@@ -34,17 +34,16 @@ def bench_screen() -> None:
         iliad7 = Path(sys.executable).with_name("iliad7")
         outputs = []
         for jobs in (1, 2):
-            started = time.perf_counter()
-            done = subprocess.run(
-                [str(iliad7), "screen", "--jobs", str(jobs), "--input", str(path)],
-                capture_output=True,
-                check=True,
-            )
-            elapsed = time.perf_counter() - started
-            outputs.append(done.stdout)
+            out_path = Path(tmp) / f"verdicts-{jobs}.json"
+            with out_path.open("wb") as out:  # as a script would use it: `iliad7 screen --input f > out.json`
+                started = time.perf_counter()
+                command = [str(iliad7), "screen", "--jobs", str(jobs), "--input", str(path)]
+                subprocess.run(command, stdout=out, check=True)
+                elapsed = time.perf_counter() - started
+            outputs.append(out_path.read_bytes())
             print(
                 f"screen: {SCREEN_RECORDS:,} records in {elapsed:.2f} s with --jobs {jobs} "
-                f"({SCREEN_RECORDS / elapsed:,.0f} records/s, one command, JSON in and out; "
+                f"({SCREEN_RECORDS / elapsed:,.0f} records/s, one command, JSON in and out to a file; "
                 f"target < {SCREEN_TARGET_S:.0f} s)"
             )
     assert outputs[0] == outputs[1], "the parallel path must give byte-identical output"
