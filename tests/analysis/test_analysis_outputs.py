@@ -124,10 +124,10 @@ def _app() -> typer.Typer:
     return app
 
 
-def test_cli_without_simulated_says_the_database_has_no_visit_data(tmp_path: Path) -> None:
-    result = CliRunner().invoke(_app(), ["report", "--out", str(tmp_path), "--as", "stat"])
+def test_cli_simulated_trial_of_one_participant_is_bad_input(tmp_path: Path) -> None:
+    result = CliRunner().invoke(_app(), ["report", "--out", str(tmp_path), "--simulated", "--n", "1"])
     assert result.exit_code == 2
-    assert "does not yet hold visit data" in result.output
+    assert "--n" in result.output
     assert not list(tmp_path.iterdir())
 
 

@@ -47,6 +47,8 @@ class Capability(StrEnum):
     ANSWER_QUERY = "query.answer"
     VERIFY_SOURCE = "form.sdv"
     LOCK_DATA = "form.lock"  # lock and unlock forms and casebooks
+    # Analysis (issue 7): the SAP analyses and the DSMB reports (closed only for those who may see the arm).
+    VIEW_REPORTS = "report.view"
 
 
 class Blinding(StrEnum):
@@ -84,7 +86,7 @@ _SITE_STAFF = frozenset(
 )
 _READ = frozenset({_C.VIEW_PARTICIPANTS})
 # Who may list emergency unblindings (who, when, why, which participant; never the arm).
-_OVERSIGHT = _READ | {_C.VIEW_UNBLINDING_EVENTS}
+_OVERSIGHT = _READ | {_C.VIEW_UNBLINDING_EVENTS, _C.VIEW_REPORTS}
 
 # name, title, site-scoped, blinding, TOTP at login, capabilities
 _TABLE: tuple[tuple[str, str, bool, Blinding, bool, frozenset[Capability]], ...] = (
@@ -137,14 +139,14 @@ _TABLE: tuple[tuple[str, str, bool, Blinding, bool, frozenset[Capability]], ...]
         True,
         _OVERSIGHT | {_C.VIEW_ALLOCATION_CLOSED_SESSION},
     ),
-    ("blinded-statistician", "Blinded statistician", False, Blinding.BLINDED, False, _READ),
+    ("blinded-statistician", "Blinded statistician", False, Blinding.BLINDED, False, _READ | {_C.VIEW_REPORTS}),
     (
         "unblinded-statistician",
         "Unblinded statistician",
         False,
         Blinding.UNBLINDED,
         True,
-        _READ | {_C.GENERATE_ALLOCATION, _C.EXPORT_ALLOCATION, _C.VIEW_ALLOCATION},
+        _READ | {_C.GENERATE_ALLOCATION, _C.EXPORT_ALLOCATION, _C.VIEW_ALLOCATION, _C.VIEW_REPORTS},
     ),
     ("sponsor-viewer", "Sponsor viewer", False, Blinding.BLINDED, False, _OVERSIGHT),
     # Administrators manage accounts, not trial data: they see no participant.

@@ -52,7 +52,7 @@ def population(data: AnalysisData, name: str) -> Population:
 
 
 def _arm(frame: pl.DataFrame) -> np.ndarray:
-    return (frame["ARM"] == "CYT107").to_numpy().astype(float)
+    return (frame["ARM"] == "CYT107").fill_null(False).to_numpy().astype(float)
 
 
 def _sites(frame: pl.DataFrame) -> dict[str, np.ndarray]:

@@ -1,11 +1,12 @@
-"""`iliad7 report`: the SAP analyses and the DSMB report (HTML, PDF, ard.json) for what a user may see.
+"""`iliad7 report --out DIR --as USER`: the SAP analyses and the DSMB report (HTML, PDF, ard.json).
 
-Until the trial database holds visit data (issue 5), the analyses run only on a simulated trial
-(``--simulated --n N --seed S``); without ``--simulated`` the command says so and exits 2. The
-closed report (by arm) is written only with ``--closed``, the caller's statement that the user is
-unblinded (a DSMB closed session or the unblinded statistician); the default is the open, pooled
-report. numpy, polars, statsmodels and matplotlib are imported inside the command so that the
-other sub-commands start fast.
+The report is of the trial database as USER may see it (`iliad7.store.actions.reports`): the
+closed report (by arm) for a user who may read the arm — the unblinded statistician, or a DSMB
+member with ``--closed-session`` — and the open, pooled report for everyone else; ``--open``
+asks an unblinded user for the open one, ``--closed`` by a blinded user is refused (exit 1).
+``--simulated --n N --seed S`` analyses a simulated trial instead (no database; ``--closed``
+then gives the closed report). numpy, polars, statsmodels and matplotlib are imported inside
+the command so that the other sub-commands start fast.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Annotated
 
 import typer
 
-EXIT_BAD_INPUT = 2
+from iliad7.cli._common import EXIT_BAD_INPUT, acting_user, database, fail
 
 
 def register(app: typer.Typer) -> None:
@@ -37,30 +38,62 @@ def _progress(message: str) -> AbstractContextManager[object]:
 
 def report(
     out: Annotated[Path, typer.Option("--out", help="Directory for report.html, report.pdf and ard.json.")],
-    as_user: Annotated[str | None, typer.Option("--as", help="The user the report is for.")] = None,
+    as_user: Annotated[
+        str | None, typer.Option("--as", help="Act as this user: their roles, sites and blinding.")
+    ] = None,
     simulated: Annotated[
         bool, typer.Option("--simulated", help="Analyse a simulated trial instead of the database.")
     ] = False,
     n: Annotated[int, typer.Option("--n", help="Participants of the simulated trial.")] = 48,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the simulated trial.")] = 20201220,
-    closed: Annotated[bool, typer.Option("--closed", help="Closed report by arm (unblinded users only).")] = False,
+    closed: Annotated[
+        bool | None,
+        typer.Option(
+            "--closed/--open",
+            help="Closed report by arm (unblinded users; DSMB with --closed-session) or open pooled report. "
+            "Default: what the user may see.",
+        ),
+    ] = None,
+    closed_session: Annotated[
+        bool, typer.Option("--closed-session", help="The DSMB sits in closed session (audited).")
+    ] = False,
 ) -> None:
-    """Run the SAP analyses and write the DSMB report (open by default; closed with --closed)."""
-    if not simulated:
+    """Run the SAP analyses and write the DSMB report for what the user may see."""
+    started = time.perf_counter()
+    if simulated:
+        _simulated_report(out, n, seed, bool(closed), as_user)
+    else:
+        if as_user is None:
+            fail(EXIT_BAD_INPUT, "error: --as: the report of the trial database is written for a named user")
+        with database():
+            from iliad7.store.actions.reports import write_trial_report
+
+            with _progress("reading the database, deriving, analysing, reporting") as _:
+                written = write_trial_report(
+                    acting_user(as_user), out, closed=closed, closed_session=closed_session, channel="cli"
+                )
+        kind = "closed" if written.closed else "open"
+        paths = written.paths
         typer.echo(
-            "error: the trial database does not yet hold visit data (issue 5); "
-            "use --simulated --n N --seed S to analyse a simulated trial",
+            f"{kind} report of {written.participants} randomized participants: "
+            f"{paths['html']}, {paths['pdf']}, {paths['ard']}",
             err=True,
         )
-        raise typer.Exit(EXIT_BAD_INPUT)
+        if written.fallbacks:
+            typer.echo(
+                f"analyses that fell back to an exact or nonparametric method: {', '.join(written.fallbacks)}",
+                err=True,
+            )
+    typer.echo(f"done in {time.perf_counter() - started:.1f} s", err=True)
+
+
+def _simulated_report(out: Path, n: int, seed: int, closed: bool, as_user: str | None) -> None:
     if n < 2:
-        typer.echo("error: --n: a trial needs at least 2 participants", err=True)
-        raise typer.Exit(EXIT_BAD_INPUT)
+        fail(EXIT_BAD_INPUT, "error: --n: a trial needs at least 2 participants")
     from iliad7.analysis.analyses import run_all
     from iliad7.analysis.from_simulation import simulated_trial
     from iliad7.analysis.report import write_report
 
-    started = time.perf_counter()
     with _progress("simulating, deriving, analysing, reporting") as _:
         trial = simulated_trial(n, seed)
         results = run_all(trial.data)
@@ -70,4 +103,3 @@ def report(
     typer.echo(f"{'closed' if closed else 'open'} report: {paths['html']}, {paths['pdf']}, {paths['ard']}", err=True)
     if fallbacks:
         typer.echo(f"analyses that fell back to an exact or nonparametric method: {', '.join(fallbacks)}", err=True)
-    typer.echo(f"done in {time.perf_counter() - started:.1f} s", err=True)

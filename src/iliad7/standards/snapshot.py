@@ -110,8 +110,12 @@ class Snapshot:
     sites: dict[str, str] = field(default_factory=dict)
 
 
-def read_snapshot(user: Any) -> Snapshot:
-    """Everything the standards exports need, as `user` may see it (site scoping and blinding applied)."""
+def read_snapshot(user: Any, *, closed_session: bool = False) -> Snapshot:
+    """Everything the standards exports need, as `user` may see it (site scoping and blinding applied).
+
+    `closed_session` is a DSMB closed session (the closed report): the DSMB's roles read the arm
+    only then (`access.may_read_arm`).
+    """
     from iliad7.store import access
     from iliad7.store.actions import consents_of, current_values, doses_given, latest_screening
     from iliad7.store.actions._common import current_protocol, now
@@ -126,8 +130,8 @@ def read_snapshot(user: Any) -> Snapshot:
         if not participant.usubjid:
             continue
         arm = None
-        if access.may_read_arm(user, participant):
-            arm = access.access_allocation(user, participant)
+        if access.may_read_arm(user, participant, closed_session=closed_session):
+            arm = access.access_allocation(user, participant, closed_session=closed_session)
         else:
             blinded = True
         screening = latest_screening(participant)
