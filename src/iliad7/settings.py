@@ -105,7 +105,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "iliad7.web.report_views.navigation",
+                "iliad7.web.context.navigation",
             ]
         },
     }

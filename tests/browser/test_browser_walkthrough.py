@@ -1,14 +1,20 @@
 """One participant walked end to end in real headless Chromium, against `iliad7 serve` on a fresh database.
 
-The database is prepared with the CLI only (`iliad7 init`, `iliad7 web
-demo-users`, `iliad7 randomization generate`, `iliad7 pharmacy receive`);
-everything else is done by people in the browser: screening with the live
-verdict, consent, randomization by the investigator, the unblinded
-pharmacist's preparation, two doses, labs with a query raised by the monitor
-and answered by the coordinator, an adverse event with its grade, discharge,
-end of study and the investigator's signature of the casebook. A screenshot
-of each step goes to `test-artifacts/browser/`. Any request to another host
-is refused and fails the test, and so does a Content-Security-Policy report.
+The database is prepared with the CLI (`iliad7 init`, `iliad7 web
+demo-users`, `iliad7 randomization generate`, `iliad7 pharmacy receive`), plus
+one participant screened and consented with the CLI and randomized three days
+ago through the store's action (`randomized_at`, as a site entering a
+randomization after the fact would): dose 2 needs 72 h after dose 1, and no
+dose is recorded before randomization, so only a participant randomized days
+ago can show two doses today. Everything else is done by people in the
+browser: screening with the live verdict, consent, randomization by the
+investigator, the unblinded pharmacist's preparation, dose 1 of the walked
+participant and dose 2 refused inside 72 h, doses 1 and 2 of the participant
+randomized earlier, labs with a query raised by the monitor and answered by
+the coordinator, an adverse event with its grade, discharge, end of study and
+the investigator's signature of the casebook. A screenshot of each step goes
+to `test-artifacts/browser/`. Any request to another host is refused and
+fails the test, and so does a Content-Security-Policy report.
 
 Skipped when /usr/bin/chromium or the `playwright` module is missing, unless
 CI is set: then their absence fails (CI installs them, `scripts/install-browser`).
@@ -42,6 +48,7 @@ ARTIFACTS = REPO / "test-artifacts" / "browser"
 PASSWORD = "walkthrough-password-9f3c1e"
 SEED = "918273645546372819"
 LOT = "LOT-WALK-1"
+EARLY_RANDOMIZATION = timedelta(hours=74)  # dose 1 an hour after it, dose 2 now: 73 h apart
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -113,6 +120,7 @@ class Server:
         self.process: subprocess.Popen[bytes] | None = None
         self.base = ""
         self.totp: dict[str, str] = {}
+        self.early = ""  # the participant randomized three days before the walk
 
     def run(self, *args: str, stdin: str | None = None) -> str:
         done = subprocess.run(
@@ -131,6 +139,53 @@ class Server:
             "pharmacy", "receive", "--site", "MSKCC", "--lot", LOT, "--expiry", expiry, "--vials", "20",
             "--as", "demo-unblinded-pharmacist-mskcc",
         )  # fmt: skip
+        self.early = self.randomized_days_ago(EARLY_RANDOMIZATION)
+
+    def randomized_days_ago(self, ago: timedelta) -> str:
+        """A participant screened and consented with the CLI and randomized `ago` before now; its number."""
+        record = REPO / "tests" / "vectors" / "screening_record_contract.json"
+        screened = json.loads(
+            self.run(
+                "screening",
+                "new",
+                "--site",
+                "MSKCC",
+                "--input",
+                str(record),
+                "--as",
+                "demo-coordinator-mskcc",
+                "--json",
+            )
+        )
+        assert screened["verdict"] == "eligible", screened
+        number = str(screened["screening_number"])
+        t0 = datetime.now(UTC) - ago
+        self.run(
+            "consent", "record", number, "--as", "demo-coordinator-mskcc", "--type", "written", "--given-by",
+            "participant", "--obtained-at", (t0 - timedelta(hours=1)).isoformat(), "--form-version", "v1.0",
+            "--obtained-by", "Dr Walk",
+        )  # fmt: skip
+        # The CLI's `randomize` stamps the present moment; a randomization entered after the fact goes through
+        # the same action with its real time, `randomized_at`.
+        script = (
+            "import sys\n"
+            "from datetime import datetime\n"
+            "from iliad7.store import runtime\n"
+            "runtime.setup()\n"
+            "from iliad7.store import access\n"
+            "from iliad7.store.actions import randomize_participant\n"
+            "from iliad7.store.models import User\n"
+            "user = User.objects.get(username='demo-investigator-mskcc')\n"
+            "participant = access.access_participant(user, sys.argv[1])\n"
+            "randomize_participant(participant, acting_user=user, confirmation=True, channel='cli',\n"
+            "                      randomized_at=datetime.fromisoformat(sys.argv[2]))\n"
+        )
+        done = subprocess.run(
+            [sys.executable, "-c", script, number, t0.isoformat()], env=self.env, capture_output=True, text=True,
+            timeout=120, check=False,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        return number
 
     def start(self) -> None:
         port = _free_port()
@@ -314,42 +369,68 @@ def _walk(walk: Walk) -> None:
     page.get_by_label(re.compile("I confirm, as investigator")).check()
     page.get_by_role("button", name="Randomize").click()
     page.locator("#done-h").wait_for()
+    randomized_by = datetime.now(UTC)  # the randomization happened before this moment
     assert not re.search(r"\b(placebo|saline)\b", page.content(), re.I)
     walk.shot("randomized-by-investigator")
 
-    # -- the unblinded pharmacist prepares doses 1 and 2 (second factor at sign-in)
+    # -- the unblinded pharmacist prepares doses 1 and 2 of the walked participant and of the one randomized
+    #    three days ago (second factor at sign-in)
     page = walk.sign_in("demo-unblinded-pharmacist-mskcc")
-    walk.go(f"/participants/{sn}/pharmacy/")
-    for dose in ("1", "2"):
-        page.get_by_label("Dose number").fill(dose)
-        page.get_by_label("Lot", exact=True).fill(LOT)
-        page.get_by_role("button", name="Record preparation").click()
-        page.wait_for_load_state()
-        assert "prepared" in page.locator(".messages").inner_text(), page.content()[:3000]
+    early = walk.server.early
+    for number in (sn, early):
+        walk.go(f"/participants/{number}/pharmacy/")
+        for dose in ("1", "2"):
+            page.get_by_label("Dose number").fill(dose)
+            page.get_by_label("Lot", exact=True).fill(LOT)
+            page.get_by_role("button", name="Record preparation").click()
+            page.wait_for_load_state()
+            assert "prepared" in page.locator(".messages").inner_text(), page.content()[:3000]
     volume = page.locator("table").first.locator("tbody tr").first.locator("td").nth(5).inner_text().strip()
     walk.shot("pharmacist-preparations")
 
-    # -- the coordinator records two doses, 72 h apart (dose 1 entered late, as given three days ago)
+    # -- the coordinator records dose 1 of the walked participant; dose 2 is refused inside 72 h
     page = walk.sign_in("demo-coordinator-mskcc")
     now = datetime.now(UTC)
-    for dose, at in (("1", now - timedelta(hours=73)), ("2", now - timedelta(minutes=1))):
-        walk.go(f"/participants/{sn}/")
+
+    def record_dose(number: str, dose: str, at: datetime) -> str:
+        walk.go(f"/participants/{number}/")
         page.get_by_label("Dose number").fill(dose)
         page.get_by_label("Given at (UTC)").fill(at.strftime("%Y-%m-%dT%H:%M"))
-        page.get_by_label("Injection site").fill("left deltoid")
+        page.get_by_label("Injection site").select_option("left_deltoid")
         page.get_by_label("Volume (mL)").fill(volume)
+        page.get_by_label("Local reaction").select_option("none")
         page.get_by_role("button", name="Record dose").click()
         page.wait_for_load_state()
-        assert f"Dose {dose} recorded" in page.locator(".messages").inner_text(), page.content()[:3000]
+        return str(page.locator(".messages").inner_text())
+
+    # The page takes whole minutes and no dose may precede randomization: dose 1 at the first whole minute
+    # after it, once that minute has come.
+    dose1_at = (randomized_by + timedelta(minutes=1)).replace(second=0, microsecond=0)
+    time.sleep(max(0.0, (dose1_at - datetime.now(UTC)).total_seconds() + 0.5))
+    assert "Dose 1 recorded" in record_dose(sn, "1", dose1_at), page.content()[:3000]
+    refused = record_dose(sn, "2", datetime.now(UTC))
+    assert "Dose not recorded" in refused and "72 h" in refused, refused
+    walk.shot("dose-2-refused-inside-72-hours")
+
+    # -- ... and doses 1 and 2 of the participant randomized three days ago, 73 h apart
+    t0 = now - EARLY_RANDOMIZATION
+    for dose, at in (("1", t0 + timedelta(hours=1)), ("2", now - timedelta(minutes=1))):
+        assert f"Dose {dose} recorded" in record_dose(early, dose, at), page.content()[:3000]
+    rows = page.locator("#dose-h + table tbody tr")
+    assert rows.count() == 2 and "Left deltoid" in rows.nth(1).inner_text()
     walk.shot("two-doses-given")
-    walk.go(f"/participants/{sn}/calendar/")
+    walk.go(f"/participants/{early}/calendar/")
     assert page.locator("table.calendar").count() == 1
     walk.shot("calendar-after-two-doses")
+    # The doses filled the STUDY-DRUG form of their visits.
+    walk.go(f"/participants/{early}/forms/STUDY-DRUG/?visit=DOSE2")
+    assert page.locator('[name="injection_site"]').input_value() == "left_deltoid"
+    walk.shot("study-drug-form-from-the-dose")
 
     # -- labs on the LAB form: a typo is shown beside its field and kept, then fixed
     walk.go(f"/participants/{sn}/forms/LAB/?visit=BASELINE&instance=1")
     lab = {
-        "collected_at": _utc_input(now - timedelta(hours=72)),
+        "collected_at": _utc_input(now - timedelta(minutes=30)),
         "alc": "65O",
         "alc.unit": "cells/uL",
         "alc_lln": "1000",

@@ -219,6 +219,34 @@ def test_a_viral_load_needs_ct_or_copies() -> None:
     assert [m.check for m in result.messages_for("ct_value")] == ["VL-RESULT"]
 
 
+NOT_DETECTED = {"collected_at": "2026-11-20T06:00:00-05:00", "specimen": "nasopharyngeal", "detected": "false"}
+
+
+def test_rna_not_detected_is_a_result_without_ct_or_load() -> None:
+    result = check("VIRAL-LOAD", NOT_DETECTED)
+    assert result.errors == (), result.errors
+    assert result.parsed["detected"] is False
+
+
+def test_rna_not_detected_may_still_carry_a_ct_or_a_load() -> None:
+    assert check("VIRAL-LOAD", {**NOT_DETECTED, "ct_value": "40"}).ok
+    assert check("VIRAL-LOAD", {**NOT_DETECTED, "log10_copies_per_ml": "1.2"}).ok
+
+
+@pytest.mark.parametrize("detected", ["true", "yes"])
+def test_rna_detected_still_needs_a_ct_or_a_load(detected: str) -> None:
+    result = check("VIRAL-LOAD", {**NOT_DETECTED, "detected": detected})
+    assert [m.check for m in result.messages_for("ct_value")] == ["VL-RESULT"]
+    assert check("VIRAL-LOAD", {**NOT_DETECTED, "detected": detected, "log10_copies_per_ml": "5.1"}).ok
+
+
+def test_a_viral_load_without_the_detected_answer_names_only_that_item() -> None:
+    values = {k: v for k, v in NOT_DETECTED.items() if k != "detected"}
+    result = check("VIRAL-LOAD", values)
+    assert [m.field for m in result.errors] == ["detected"]
+    assert kinds(result, "detected") == ["required"]
+
+
 def test_a_visit_form_needs_a_visit_where_it_is_scheduled() -> None:
     assert kinds(check("LAB", VALID["LAB"][1], visit=""), "visit") == ["visit"]
     result = check("VIRAL-LOAD", VALID["VIRAL-LOAD"][1], visit="DOSE2")

@@ -197,3 +197,24 @@ def test_the_status_follows_a_saved_death_or_end_of_study_form(save, participant
     save(form, {k: (today if v == "today" else v) for k, v in values.items()}, user="inv")
     participant.refresh_from_db()
     assert participant.status == status
+
+
+def test_rna_not_detected_is_saved_with_collection_specimen_and_detected_only(
+    save: Callable[..., Any], participant: Any
+) -> None:
+    from iliad7.store.actions.capture import FormRejected
+    from iliad7.store.actions.queries import saved_form
+    from iliad7.store.models import ItemValue
+
+    not_detected = {"collected_at": "2026-11-20T06:00:00-05:00", "specimen": "nasopharyngeal", "detected": "false"}
+    with pytest.raises(FormRejected) as rejected:  # RNA detected: a Ct or a load is still required
+        save("VIRAL-LOAD", {**not_detected, "detected": "true"}, visit="DOSE4")
+    assert [(m.field, m.check) for m in rejected.value.messages] == [("ct_value", "VL-RESULT")]
+    assert not ItemValue.objects.filter(participant=participant, form="VIRAL-LOAD").exists()
+    save("VIRAL-LOAD", not_detected, visit="BASELINE")
+    stored = saved_form(participant, "VIRAL-LOAD", "BASELINE", 1).values
+    assert {item: row.value for item, row in stored.items()} == {
+        "collected_at": "2026-11-20T11:00:00+00:00",
+        "specimen": "nasopharyngeal",
+        "detected": "false",
+    }

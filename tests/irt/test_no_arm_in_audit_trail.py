@@ -27,13 +27,20 @@ def test_no_audit_value_names_an_arm_after_a_whole_course(allocation: Any, staff
     from iliad7.store.models import AllocationSlot, AuditRecord
 
     actions.record_drug_receipt(
-        site_code="MSKCC", lot="L1", expiry=date(2027, 6, 30), vials=20, acting_user=staff["rx"], channel="web"
+        site_code="MSKCC",
+        lot="L1",
+        expiry=date.today() + timedelta(days=365),
+        vials=20,
+        acting_user=staff["rx"],
+        channel="web",
     )
-    day0 = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)
+    day0 = datetime.now(UTC).replace(microsecond=0) - timedelta(days=2)  # a past dose 1, after randomization
     arms_seen: set[str] = set()
     while arms_seen != {"CYT107", "placebo"}:
         p = enrol()
-        actions.randomize_participant(p, acting_user=staff["inv"], confirmation=True, channel="web")
+        actions.randomize_participant(
+            p, acting_user=staff["inv"], confirmation=True, channel="web", randomized_at=day0 - timedelta(hours=1)
+        )
         arms_seen.add(AllocationSlot.objects.get(participant=p).arm)
         for dose in (1, 2):
             actions.prepare_dose(

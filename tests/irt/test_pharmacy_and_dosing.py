@@ -2,36 +2,38 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
 import pytest
 
 from iliad7.dosing import DoseRefused
-from iliad7.errors import AccessDenied, PharmacyRefused
+from iliad7.errors import AccessDenied, InputError, PharmacyRefused
 
 from .conftest import ARMS
 
 pytestmark = pytest.mark.django_db
 
 CONCENTRATION = Decimal("200")
-DAY0 = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)  # 10:00 in New York
+# Ten days ago at 15:00 UTC (10:00 or 11:00 in New York): the course's doses are in the past, as the
+# STUDY-DRUG form's "not later than now" check wants.
+DAY0 = datetime.combine(date.today() - timedelta(days=10), time(15, 0), tzinfo=UTC)
+T0 = DAY0 - timedelta(hours=2)  # randomization, two hours before dose 1
+EXPIRY = date.today() + timedelta(days=365)
 
 
 @pytest.fixture
 def randomized(allocation: Any, staff: dict[str, Any], enrol: Any) -> dict[str, Any]:
-    """One randomized MSKCC participant per arm, and a lot of 10 vials in the MSKCC pharmacy."""
+    """One MSKCC participant per arm randomized at T0, and a lot of 10 vials in the MSKCC pharmacy."""
     from iliad7.store.actions import randomize_participant, record_drug_receipt
     from iliad7.store.models import AllocationSlot
 
-    record_drug_receipt(
-        site_code="MSKCC", lot="L1", expiry=date(2027, 6, 30), vials=10, acting_user=staff["rx"], channel="web"
-    )
+    record_drug_receipt(site_code="MSKCC", lot="L1", expiry=EXPIRY, vials=10, acting_user=staff["rx"], channel="web")
     by_arm: dict[str, Any] = {}
     while len(by_arm) < 2:
         p = enrol()
-        randomize_participant(p, acting_user=staff["inv"], confirmation=True, channel="web")
+        randomize_participant(p, acting_user=staff["inv"], confirmation=True, channel="web", randomized_at=T0)
         by_arm.setdefault(AllocationSlot.objects.get(participant=p).arm, p)
     for p in by_arm.values():
         p.refresh_from_db()
@@ -97,9 +99,14 @@ def test_expired_lot_is_refused(randomized: dict[str, Any], staff: dict[str, Any
     from iliad7.store.models import Preparation
 
     record_drug_receipt(
-        site_code="MSKCC", lot="OLD", expiry=date(2026, 11, 1), vials=5, acting_user=staff["rx"], channel="web"
+        site_code="MSKCC",
+        lot="OLD",
+        expiry=DAY0.date() - timedelta(days=1),
+        vials=5,
+        acting_user=staff["rx"],
+        channel="web",
     )
-    with pytest.raises(PharmacyRefused, match="expired on 2026-11-01"):
+    with pytest.raises(PharmacyRefused, match=f"expired on {(DAY0.date() - timedelta(days=1)).isoformat()}"):
         _prepare(randomized["CYT107"], staff, lot="OLD")
     with pytest.raises(PharmacyRefused, match="expired"):
         _prepare(randomized["placebo"], staff, lot="OLD")
@@ -151,9 +158,9 @@ def _give(participant: Any, staff: dict[str, Any], dose: int, at: datetime, **kw
         participant,
         dose,
         given_at=at,
-        injection_site="left deltoid",
+        injection_site=kw.pop("injection_site", "left_deltoid"),
         volume_ml=kw.pop("volume_ml", Decimal("3.51")),
-        local_reaction="none",
+        local_reaction=kw.pop("local_reaction", "none"),
         acting_user=kw.pop("user", staff["coord"]),
         channel="web",
         **kw,
@@ -175,7 +182,7 @@ def test_doses_given_follow_the_window_and_72_hour_rules(randomized: dict[str, A
         _give(p, staff, 2, DAY0 + timedelta(days=6))
     _give(p, staff, 2, DAY0 + timedelta(hours=73))
     with pytest.raises(DoseRefused, match="discharge"):
-        _give(p, staff, 3, DAY0 + timedelta(days=7), discharge_date=date(2026, 11, 29))
+        _give(p, staff, 3, DAY0 + timedelta(days=7), discharge_date=DAY0.date() + timedelta(days=6))
     with pytest.raises(DoseRefused, match="at most 7"):
         _give(p, staff, 8, DAY0 + timedelta(days=25))
     assert DoseAdministration.objects.filter(participant=p).count() == 2
@@ -201,3 +208,138 @@ def test_pharmacist_cannot_record_a_dose_given(randomized: dict[str, Any], staff
     _prepare(randomized["CYT107"], staff)
     with pytest.raises(AccessDenied):
         _give(randomized["CYT107"], staff, 1, DAY0, user=staff["rx"])
+
+
+# --- randomization comes first; the dose record fills the STUDY-DRUG form ------------------------
+
+
+def test_a_dose_dated_before_randomization_is_refused_and_nothing_is_stored(
+    randomized: dict[str, Any], staff: dict[str, Any]
+) -> None:
+    from iliad7.store.models import DoseAdministration, ItemValue
+
+    p = randomized["CYT107"]
+    _prepare(p, staff, prepared_at=T0 - timedelta(hours=1))
+    with pytest.raises(DoseRefused, match="before the participant's randomization"):
+        _give(p, staff, 1, T0 - timedelta(minutes=1))
+    assert not DoseAdministration.objects.filter(participant=p).exists()
+    assert not ItemValue.objects.filter(participant=p, form="STUDY-DRUG").exists()
+    p.refresh_from_db()
+    assert p.status == "randomized"
+    _give(p, staff, 1, T0)  # at the moment of randomization: allowed
+    assert DoseAdministration.objects.filter(participant=p).count() == 1
+
+
+def _study_drug(participant: Any, visit: str) -> dict[str, tuple[str, str]]:
+    from iliad7.store.actions.capture import _current
+
+    return {item: (row.value, row.unit) for (_, item), row in _current(participant, "STUDY-DRUG", visit, 1).items()}
+
+
+def test_a_dose_given_writes_the_study_drug_form_of_its_visit(
+    randomized: dict[str, Any], staff: dict[str, Any]
+) -> None:
+    from iliad7.store.models import AuditRecord
+
+    p = randomized["placebo"]
+    for dose in (1, 2):
+        _prepare(p, staff, dose=dose)
+    first = _give(p, staff, 1, DAY0, injection_site="Right thigh", local_reaction=False)
+    second = _give(p, staff, 2, DAY0 + timedelta(hours=73), local_reaction="erythema")
+    assert (first.injection_site, first.local_reaction) == ("right_thigh", "none")
+    baseline = _study_drug(p, "BASELINE")
+    assert baseline == {
+        "given": ("true", ""),
+        "given_at": (DAY0.isoformat(), ""),
+        "syringe_label": (first.preparation.label, ""),
+        "volume_ml": ("3.51", "mL"),
+        "injection_site": ("right_thigh", ""),
+        "local_reaction": ("none", ""),
+    }
+    dose2 = _study_drug(p, "DOSE2")
+    assert dose2["given_at"] == ((DAY0 + timedelta(hours=73)).isoformat(), "")
+    assert dose2["local_reaction"] == ("erythema", "") and dose2["syringe_label"][0] == second.preparation.label
+    saves = AuditRecord.objects.filter(action="form.save", object_id__contains="/STUDY-DRUG/")
+    assert sorted(r.object_id.split("/")[2] for r in saves) == ["BASELINE", "DOSE2"]
+
+
+def test_a_dose_the_form_refuses_is_not_recorded_either(randomized: dict[str, Any], staff: dict[str, Any]) -> None:
+    from iliad7.store.actions.capture import FormRejected
+    from iliad7.store.models import DoseAdministration, ItemValue
+
+    p = randomized["CYT107"]
+    _prepare(p, staff)
+    later = datetime.now(UTC) + timedelta(hours=1)  # check_dose allows it; the form's "not later than now" does not
+    with pytest.raises(FormRejected, match="given_at"):
+        _give(p, staff, 1, later)
+    assert not DoseAdministration.objects.filter(participant=p).exists()
+    assert not ItemValue.objects.filter(participant=p).exists()
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("injection_site", "deltoid"),
+        ("injection_site", ""),
+        ("local_reaction", "rash"),
+        ("local_reaction", True),  # which reaction? a bare yes is refused
+    ],
+)
+def test_injection_site_and_local_reaction_are_study_drug_choices(
+    field: str, value: object, randomized: dict[str, Any], staff: dict[str, Any]
+) -> None:
+    from iliad7.store.models import DoseAdministration
+
+    p = randomized["CYT107"]
+    _prepare(p, staff)
+    with pytest.raises(InputError) as refused:
+        _give(p, staff, 1, DAY0, **{field: value})
+    assert refused.value.field == field
+    assert not DoseAdministration.objects.filter(participant=p).exists()
+
+
+def test_the_study_drug_form_is_not_saved_as_given_outside_the_dose_record(
+    randomized: dict[str, Any], staff: dict[str, Any]
+) -> None:
+    from iliad7.store.actions import save_form
+    from iliad7.store.models import ItemValue
+
+    p = randomized["CYT107"]
+    given = {
+        "given": "true", "given_at": DAY0.isoformat(), "volume_ml": "3.51", "volume_ml.unit": "mL",
+        "injection_site": "left_deltoid", "local_reaction": "none",
+    }  # fmt: skip
+    with pytest.raises(InputError, match="participant's page") as refused:
+        save_form(p, "STUDY-DRUG", given, visit="BASELINE", acting_user=staff["coord"], channel="web")
+    assert refused.value.field == "given"
+    assert not ItemValue.objects.filter(participant=p, form="STUDY-DRUG").exists()
+    # A dose not given is recorded on the form, with its reason ...
+    not_given = {"given": "false", "not_given_reason": "refused by the participant"}
+    save_form(p, "STUDY-DRUG", not_given, visit="DOSE2", acting_user=staff["coord"], channel="web")
+    assert _study_drug(p, "DOSE2")["given"] == ("false", "")
+    # ... but not at a visit whose dose was recorded as given.
+    _prepare(p, staff)
+    _give(p, staff, 1, DAY0)
+    with pytest.raises(InputError, match="dose 1 was recorded as given") as contradicting:
+        save_form(p, "STUDY-DRUG", not_given, visit="BASELINE", acting_user=staff["coord"], channel="web", reason="x")
+    assert contradicting.value.field == "given"
+    assert _study_drug(p, "BASELINE")["given"] == ("true", "")
+
+
+def test_a_dose_given_after_a_not_given_form_corrects_the_form_with_a_reason(
+    randomized: dict[str, Any], staff: dict[str, Any]
+) -> None:
+    from iliad7.store.actions import save_form
+    from iliad7.store.models import ItemValue
+
+    p = randomized["placebo"]
+    save_form(
+        p, "STUDY-DRUG", {"given": "false", "not_given_reason": "syringe not ready"}, visit="BASELINE",
+        acting_user=staff["coord"], channel="web",
+    )  # fmt: skip
+    _prepare(p, staff)
+    _give(p, staff, 1, DAY0 + timedelta(hours=2))
+    form = _study_drug(p, "BASELINE")
+    assert form["given"] == ("true", "") and form["not_given_reason"] == ("", "")
+    correction = ItemValue.objects.get(participant=p, form="STUDY-DRUG", item="given", version=2)
+    assert correction.reason == "dose 1 recorded as given"

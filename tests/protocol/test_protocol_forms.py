@@ -118,3 +118,28 @@ def test_a_visit_window_check_on_an_event_form_is_refused(broken: Broken) -> Non
     )
     error = load_error(case.path)
     assert error.yaml_path == "forms[7].checks[0].kind"
+
+
+def test_the_viral_load_result_check_applies_only_when_rna_is_detected() -> None:
+    check = next(c for c in load_protocol().form("VIRAL-LOAD").checks if c.id == "VL-RESULT")
+    assert check.when is not None and check.when.item == "detected" and check.when.values == (True,)
+
+
+@pytest.mark.parametrize(
+    ("condition", "where", "message"),
+    [
+        ("when: {item: detcted, values: [true]}", "when.item", "no item 'detcted'"),
+        ("when: {item: detected, values: [maybe]}", "when.values", "is yes/no"),
+        ("when: {item: ct_value, values: [true]}", "when.item", "not a decimal item"),
+        ("when: {item: specimen, values: [saliva]}", "when.values", "'saliva' is not a choice of 'specimen'"),
+        ("when: {item: detected, values: []}", "when.values", "at least 1 item"),
+    ],
+)
+def test_a_check_condition_names_an_item_of_the_form_and_values_it_can_hold(
+    broken: Broken, condition: str, where: str, message: str
+) -> None:
+    case = broken("when: {item: detected, values: [true]}", condition)
+    error = load_error(case.path)
+    assert error.yaml_path.startswith("forms[4].checks[1].") and error.yaml_path.endswith(where), error.yaml_path
+    assert error.line == case.line
+    assert message in error.message, error.message

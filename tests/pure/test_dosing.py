@@ -207,6 +207,47 @@ def test_a_dose_is_not_given_twice() -> None:
     assert not decision.allowed and "already given" in decision.reasons[0]
 
 
+# --- randomization comes first ------------------------------------------------------------------
+
+
+def test_dose_1_one_minute_before_randomization_is_refused() -> None:
+    t0 = DOSE1 + timedelta(minutes=1)
+    decision = check_dose(DOSING, dose=1, at=DOSE1, given={}, tz=NY, randomized_at=t0)
+    assert not decision.allowed
+    assert decision.reasons == (
+        "2026-04-06T14:00:00+00:00 is before the participant's randomization (2026-04-06T14:01:00+00:00): "
+        "no dose is given before randomization",
+    )
+
+
+def test_dose_1_at_the_moment_of_randomization_or_after_is_allowed() -> None:
+    assert check_dose(DOSING, dose=1, at=DOSE1, given={}, tz=NY, randomized_at=DOSE1).allowed
+    assert check_dose(DOSING, dose=1, at=DOSE1, given={}, tz=NY, randomized_at=DOSE1 - timedelta(hours=2)).allowed
+
+
+def test_randomization_is_compared_in_utc_whatever_the_offsets() -> None:
+    t0 = datetime(2026, 4, 6, 14, 30, tzinfo=UTC)  # 10:30 in New York, after DOSE1 (10:00 New York)
+    assert not check_dose(DOSING, dose=1, at=DOSE1, given={}, tz=NY, randomized_at=t0).allowed
+
+
+def test_a_later_dose_dated_before_randomization_names_both_rules() -> None:
+    decision = check_dose(DOSING, dose=2, at=at(3), given={1: DOSE1}, tz=NY, randomized_at=at(5))
+    assert not decision.allowed
+    assert "before the participant's randomization" in decision.reasons[0]
+
+
+def test_a_naive_randomization_time_is_refused() -> None:
+    with pytest.raises(InputError, match="randomized_at"):
+        check_dose(DOSING, dose=1, at=DOSE1, given={}, tz=NY, randomized_at=datetime(2026, 4, 6, 9, 0))
+
+
+def test_a_plan_shows_a_dose_given_before_randomization_as_a_deviation() -> None:
+    doses = plan(at(4), {1: DOSE1}, randomized_at=DOSE1 + timedelta(hours=1))
+    assert doses[0].status is DoseStatus.GIVEN and "before the participant's randomization" in (
+        doses[0].deviation or ""
+    )
+
+
 # --- stops and the limit -------------------------------------------------------------------------
 
 

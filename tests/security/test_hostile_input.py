@@ -8,10 +8,9 @@ field, and not one row of the trial database changes. The item endpoint gets
 malformed bodies the same way. ILIAD7_FORM_FUZZ_EXAMPLES sets the examples per
 test (25 here, more in `make soak`).
 
-Two gaps are pinned as expected failures (see docs/reliability.md): the item
-endpoint stores values of any size, any unit and any form or item name (no
-check against the protocol's forms), and on PostgreSQL a unit or name longer
-than its column is a 500 instead of a field-named 4xx.
+The item endpoint checks each value against the protocol's form (the form
+and item exist, the visit is one of the form's, the type, unit and physical
+range): a wrong one is refused by the field it is in.
 """
 
 from __future__ import annotations
@@ -117,12 +116,9 @@ def test_malformed_json_and_non_objects_are_refused_and_store_nothing(coordinato
     check()
 
 
-# The generic item endpoint (below the eCRF forms) checks sizes but not the protocol's form, item,
-# unit and range: those checks live in save_form (/forms/{form_id}). Pinned, strictly, until it does.
-_UNCHECKED = (
-    "the generic item endpoint applies no form/item/unit/range check (web/api.py items, store/actions/items.py)"
-)
-ITEM = {"form": "ALC", "item": "alc", "value": "1000", "unit": "cells/mm3", "visit": "D1", "reason": "fuzz"}
+# A valid value of the protocol's LAB form (at a visit the trial fixture leaves empty): each case below
+# spoils one field of it.
+ITEM = {"form": "LAB", "item": "alc", "value": "1000", "unit": "cells/mm3", "visit": "DOSE3", "reason": "fuzz"}
 
 
 def test_malformed_item_bodies_are_refused_by_field_name_and_store_nothing(coordinator, trial, api_post) -> None:  # type: ignore[no-untyped-def]
@@ -169,11 +165,15 @@ def test_malformed_item_bodies_are_refused_by_field_name_and_store_nothing(coord
         ("form", "F" * 100),
         ("item", "i" * 65),
         ("visit", "v" * 65),
-        pytest.param("unit", "kg", marks=pytest.mark.xfail(reason=_UNCHECKED, strict=True)),
-        pytest.param("value", "abc", marks=pytest.mark.xfail(reason=_UNCHECKED, strict=True)),
-        pytest.param("value", "-5", marks=pytest.mark.xfail(reason=_UNCHECKED, strict=True)),
-        pytest.param("form", "NO-SUCH-FORM", marks=pytest.mark.xfail(reason=_UNCHECKED, strict=True)),
-        pytest.param("item", "no_such_item", marks=pytest.mark.xfail(reason=_UNCHECKED, strict=True)),
+        ("unit", "kg"),  # not a unit of the ALC
+        ("value", "abc"),  # not a number
+        ("value", "-5"),  # below the ALC's physical range
+        ("value", "500001"),  # above it
+        ("form", "NO-SUCH-FORM"),
+        ("form", "STUDY-DRUG"),  # written by recording the dose, not one value at a time
+        ("item", "no_such_item"),
+        ("item", "ctcae_lymphocyte_count_decreased"),  # a derived value is not typed in
+        ("visit", "D45"),  # LAB is not filled at day 45
     ],
 )
 def test_oversized_wrong_unit_and_unknown_item_values_are_refused(field, value, coordinator, trial, api_post) -> None:  # type: ignore[no-untyped-def]
@@ -184,4 +184,28 @@ def test_oversized_wrong_unit_and_unknown_item_values_are_refused(field, value, 
     except Exception as exc:  # on PostgreSQL an over-long unit or name raises DataError (a 500 when served)
         pytest.fail(f"server error: {type(exc).__name__}")
     assert response.status_code in (400, 422) and response.json()["field"] == field
+    assert _row_counts() == before
+
+
+@pytest.mark.parametrize(("value", "unit"), [("0", "cells/mm3"), ("500000", "cells/mm3"), ("0.65", "10^9/L")])
+def test_a_value_of_the_protocol_form_within_its_physical_range_is_stored(
+    value, unit, coordinator, trial, api_post
+) -> None:  # type: ignore[no-untyped-def]
+    # The other side of the cases above: the same body, with a value and unit the ALC takes, is stored.
+    sn = trial["randomized@MSKCC"].screening_number
+    response = api_post(coordinator, f"/api/participants/{sn}/items", {**ITEM, "value": value, "unit": unit})
+    assert response.status_code == 201, response.content[:300]
+    assert (response.json()["form"], response.json()["value"], response.json()["unit"]) == ("LAB", value, unit)
+
+
+def test_a_body_that_is_not_json_or_too_large_is_refused_naming_the_body(coordinator, trial) -> None:  # type: ignore[no-untyped-def]
+    sn = trial["randomized@MSKCC"].screening_number
+    before = _row_counts()
+    token = coordinator.cookies["csrftoken"].value
+    for body, status in (("{not json", 400), ('{"value": "' + "x" * 3_000_000 + '"}', 413)):
+        response = coordinator.post(
+            f"/api/participants/{sn}/items", data=body, content_type="application/json", HTTP_X_CSRFTOKEN=token
+        )
+        assert response.status_code == status
+        assert response.json()["field"] == "body"
     assert _row_counts() == before

@@ -141,6 +141,47 @@ def test_who_scale_scored_by_iliad7_scores_equals_the_simulated_status(mixed: li
         assert (p.who == p.level).all()
 
 
+def test_who_inputs_of_each_day_score_to_the_simulated_who(mixed: list[Participant]) -> None:
+    """The inputs the database path enters on CLINICAL-STATUS give back `who[day]` when scored."""
+    from iliad7.scores import who_clinical_progression
+
+    for p in mixed[:200]:
+        for day in range(p.who.size):
+            assert who_clinical_progression(p.who_status(day)).score == p.who[day]
+
+
+def test_vitals_on_oxygen_carry_a_flow_in_the_device_range(mixed: list[Participant]) -> None:
+    params = load_parameters()
+    flows, conventional = params.vitals.oxygen_flow_lpm.value, params.population.oxygen_flow_lpm.value
+    ranges = {
+        "nasal_cannula": (conventional["low"], conventional["high"]),
+        "mask": (conventional["low"], conventional["high"]),
+        "high_flow": (flows["high_flow_low"], flows["high_flow_high"]),
+    }
+    for p in mixed:
+        for day, v in enumerate(p.vitals):
+            if v is None:
+                continue
+            assert v["on_supplemental_oxygen"] == (p.device[day] != "none")
+            if not v["on_supplemental_oxygen"]:
+                assert "oxygen_flow_lpm" not in v
+                continue
+            low, high = ranges.get(p.device[day], (flows["ventilator_low"], flows["ventilator_high"]))
+            assert low <= v["oxygen_flow_lpm"] <= high and isinstance(v["oxygen_flow_lpm"], int)
+
+
+def test_cohort_doses_come_after_randomization_and_the_protocol_interval() -> None:
+    from iliad7.protocol import load_protocol
+
+    dosing = load_protocol().dosing
+    cohort = simulate_cohort(load_parameters(), 20201220, 48)
+    for item in cohort.randomized:
+        p = item.participant
+        assert p.baseline.randomized_at is not None and p.doses[0].given_at > p.baseline.randomized_at
+        for before, after in zip(p.doses, p.doses[1:], strict=False):
+            assert after.given_at - before.given_at >= timedelta(hours=dosing.min_hours_between_doses)
+
+
 def test_news2_is_scored_on_every_hospital_day_and_only_then(mixed: list[Participant]) -> None:
     for p in mixed:
         assert ((p.news2 >= 0) == p.hospitalized).all()

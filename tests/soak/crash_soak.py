@@ -45,8 +45,18 @@ from typing import Any
 
 import soaklib
 
-ITEM_FORM = "SOAK"
-ITEM_VISIT = "D1"
+ITEM_FORM = "LAB"  # a protocol form: the item endpoint checks form, visit, item, unit and range
+ITEM_VISIT = "DOSE3"
+ITEMS = (
+    ("wbc", "cells/mm3"),
+    ("neutrophils", "cells/mm3"),
+    ("alc", "cells/mm3"),
+    ("cd4", "cells/mm3"),
+    ("cd8", "cells/mm3"),
+    ("ferritin", "ng/mL"),
+    ("crp", "mg/L"),
+    ("d_dimer", "ug/L FEU"),
+)
 
 
 @dataclass
@@ -109,10 +119,10 @@ def item_writer(shared: Shared, session: soaklib.Session, writer: int, participa
     n = 0
     while not shared.stop.is_set():
         sn = rng.choice(participants)
-        item = f"w{writer}_i{rng.randrange(4)}"
+        item, unit = ITEMS[(writer * 4 + rng.randrange(4)) % len(ITEMS)]
         n += 1
-        value = f"{writer}.{n}"
-        payload = {"form": ITEM_FORM, "visit": ITEM_VISIT, "item": item, "value": value, "unit": "u", "reason": "soak"}
+        value = f"{writer}.{n}1"  # unique per writer, never a trailing zero the form would drop
+        payload = {"form": ITEM_FORM, "visit": ITEM_VISIT, "item": item, "value": value, "unit": unit, "reason": "soak"}
         answer = _call(shared, session, "POST", f"/api/participants/{sn}/items", payload)
         if answer is None:
             with shared.lock:

@@ -49,14 +49,15 @@ from typing import Any
 
 import soaklib
 
+# Items of the protocol's VITALS form (daily: no visit, one instance per day) and LAB visits.
 VITALS = (
     ("respiratory_rate", 12, 30, "/min", 0),
     ("spo2", 88, 99, "%", 0),
-    ("temperature", 36.0, 39.5, "Cel", 2),
-    ("systolic_bp", 90, 160, "mm[Hg]", 0),
-    ("heart_rate", 55, 130, "/min", 0),
+    ("temperature", 36.0, 39.5, "degC", 2),
+    ("systolic_bp", 90, 160, "mmHg", 0),
+    ("pulse", 55, 130, "/min", 0),
 )
-VISITS = ("D0", "D1", "D3", "D7")
+VISITS = ("BASELINE", "DOSE2", "DOSE3", "D21")
 
 
 @dataclass
@@ -121,10 +122,10 @@ def coordinator(world: World, session: soaklib.Session, site: str, rng: random.R
         think(world, rng)
         visit = rng.choice(VISITS)
         for name, low, high, unit, digits in rng.sample(VITALS, 2):
-            value = f"{rng.uniform(low, high):.{digits + 3}f}"  # extra digits: a correction always changes it
+            value = f"{rng.uniform(low, high):.{digits}f}" if digits else str(rng.randint(low, high))
             body = {
-                "form": "NEWS2",
-                "visit": visit,
+                "form": "VITALS",
+                "instance": rng.randint(1, 3),
                 "item": name,
                 "value": value,
                 "unit": unit,
@@ -133,7 +134,7 @@ def coordinator(world: World, session: soaklib.Session, site: str, rng: random.R
             timed(world, session, "save vital sign", "POST", f"/api/participants/{sn}/items", body)
             think(world, rng)
         alc = {
-            "form": "ALC",
+            "form": "LAB",
             "visit": visit,
             "item": "alc",
             "value": str(rng.randint(200, 3000)) + f".{n}",

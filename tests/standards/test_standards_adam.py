@@ -50,9 +50,8 @@ def test_adam_has_the_interface_names_and_traces_to_sdtm(cohort: dict[str, Any],
     assert all(v == -1 for v in adsl.filter(adsl["DTHFL"] == "Y")["OSFD45"])
     result = export_adam(cohort["stat"], tmp_path)
     assert result.as_dict()["errors"] == 0
-    assert sorted(result.files) == sorted(
-        ["adsl.xpt", "adsl.json", "adlb.xpt", "adlb.json", "adtte.xpt", "adtte.json", "define.xml", "conformance.json"]
-    )
+    datasets = [f"{name}.{ext}" for name in ("adsl", "adlb", "adtte", "adae") for ext in ("xpt", "json")]
+    assert sorted(result.files) == sorted([*datasets, "define.xml", "conformance.json"])
     frame, _, name = read_xpt(tmp_path / "adsl.xpt")
     assert name == "ADSL" and frame["USUBJID"].to_list() == adsl["USUBJID"].to_list()
     assert validate_define(tmp_path / "define.xml") == []

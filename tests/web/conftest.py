@@ -224,7 +224,11 @@ def trial(staff: dict[str, Any], example_record: dict[str, Any]) -> dict[str, An
         made[f"screened@{site}"] = new(example_record, False)
         made[f"consented@{site}"] = new(example_record, True)
         randomized = new(example_record, True)
-        actions.randomize_participant(randomized, acting_user=investigator, confirmation=True, channel="web")
+        # Randomized two hours ago, so that the doses the tests record (an hour ago and since) come after it.
+        actions.randomize_participant(
+            randomized, acting_user=investigator, confirmation=True, channel="web",
+            randomized_at=datetime.now(UTC) - timedelta(hours=2),
+        )  # fmt: skip
         randomized.refresh_from_db()
         made[f"randomized@{site}"] = randomized
 
@@ -251,7 +255,7 @@ def trial(staff: dict[str, Any], example_record: dict[str, Any]) -> dict[str, An
         participant,
         1,
         given_at=datetime.now(UTC) - timedelta(minutes=5),
-        injection_site="left deltoid",
+        injection_site="left_deltoid",
         volume_ml=prepared.volume_ml,
         local_reaction="none",
         acting_user=staff["coordinator@MSKCC"],

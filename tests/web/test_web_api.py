@@ -161,26 +161,26 @@ def test_items_are_recorded_and_corrected_with_their_history(staff, trial, login
     client = login(staff["coordinator@MSKCC"])
     sn = trial["randomized@MSKCC"].screening_number
     first = api_post(
-        client, f"/api/participants/{sn}/items", {"form": "vitals", "item": "pulse", "value": "88", "unit": "/min"}
+        client, f"/api/participants/{sn}/items", {"form": "VITALS", "item": "pulse", "value": "88", "unit": "/min"}
     )
     assert first.status_code == 201
     no_reason = api_post(
-        client, f"/api/participants/{sn}/items", {"form": "vitals", "item": "pulse", "value": "90", "unit": "/min"}
+        client, f"/api/participants/{sn}/items", {"form": "VITALS", "item": "pulse", "value": "90", "unit": "/min"}
     )
     assert no_reason.status_code == 400 and no_reason.json()["field"] == "reason"
     corrected = api_post(
         client,
         f"/api/participants/{sn}/items",
-        {"form": "vitals", "item": "pulse", "value": "90", "unit": "/min", "reason": "transcription error"},
+        {"form": "VITALS", "item": "pulse", "value": "90", "unit": "/min", "reason": "transcription error"},
     )
     assert corrected.status_code == 201
     item = corrected.json()
     assert item["value"] == "90" and [v["version"] for v in item["versions"]] == [1, 2]
     assert item["versions"][1]["reason"] == "transcription error" and item["versions"][1]["channel"] == "api"
     listed = client.get(f"/api/participants/{sn}/items").json()
-    assert [i["item"] for i in listed if i["form"] == "vitals"] == ["pulse"]  # the trial also has LAB and AE forms
+    assert [i["item"] for i in listed if i["form"] == "VITALS"] == ["pulse"]  # the trial also has LAB and AE forms
     wrong_type = api_post(
-        client, f"/api/participants/{sn}/items", {"form": "vitals", "item": "pulse", "value": 5, "instance": 0}
+        client, f"/api/participants/{sn}/items", {"form": "VITALS", "item": "pulse", "value": 5, "instance": 0}
     )
     assert wrong_type.status_code == 422 and wrong_type.json()["field"] in ("value", "instance")
     page = client.get(f"/participants/{sn}/").content.decode()

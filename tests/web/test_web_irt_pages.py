@@ -214,6 +214,84 @@ def test_site_staff_record_a_dose_given_on_the_participant_page(staff, trial, lo
     assert not DoseAdministration.objects.filter(participant=participant).exists()
     assert _post(client, url, data).status_code == 302
     dose = DoseAdministration.objects.get(participant=participant)
-    assert dose.channel == "web" and dose.injection_site == "right deltoid"
+    assert dose.channel == "web" and dose.injection_site == "right_deltoid"
     page = client.get(f"/participants/{participant.screening_number}/").content.decode()
-    assert "right deltoid" in page and "status-done" in page
+    assert "Right deltoid" in page and "status-done" in page
+    # The dose record filled the STUDY-DRUG form of its visit.
+    form = client.get(f"/participants/{participant.screening_number}/forms/STUDY-DRUG/?visit=BASELINE").content.decode()
+    assert 'value="right_deltoid" selected' in form and str(prepared.volume_ml) in form
+
+
+def test_the_dose_form_offers_the_study_drug_choices(staff, trial, login) -> None:  # type: ignore[no-untyped-def]
+    participant = trial["randomized@MDACC"]
+    page = login(staff["coordinator@MDACC"]).get(f"/participants/{participant.screening_number}/").content.decode()
+    sites = re.search(r'<select id="d-site" name="injection_site" required>(.*?)</select>', page, re.S)
+    reactions = re.search(r'<select id="d-react" name="local_reaction">(.*?)</select>', page, re.S)
+    assert sites and reactions
+    assert re.findall(r'<option value="([^"]+)">', sites.group(1)) == [
+        "left_deltoid", "right_deltoid", "left_thigh", "right_thigh", "other",
+    ]  # fmt: skip
+    assert re.findall(r'<option value="([^"]+)"', reactions.group(1)) == [
+        "none", "erythema", "swelling", "pain", "induration", "other",
+    ]  # fmt: skip
+    assert '<option value="none" selected>' in reactions.group(1)
+
+
+def test_a_dose_is_refused_by_field_through_the_api_and_study_drug_cannot_be_saved_as_given(  # type: ignore[no-untyped-def]
+    staff, trial, login, api_post
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from iliad7.store.models import DoseAdministration, ItemValue
+
+    participant = trial["randomized@MDACC"]
+    sn = participant.screening_number
+    client = login(staff["coordinator@MDACC"])
+    at = (datetime.now(UTC) - timedelta(minutes=30)).isoformat()
+    dose = {"dose_number": 1, "given_at": at, "injection_site": "buttock", "volume_ml": "1.0"}
+    refused = api_post(client, f"/api/participants/{sn}/doses", dose)
+    assert refused.status_code == 400 and refused.json()["field"] == "injection_site"
+    assert "left_deltoid" in refused.json()["detail"][0]["msg"]
+    reaction = api_post(
+        client, f"/api/participants/{sn}/doses", {**dose, "injection_site": "left_thigh", "local_reaction": "itchy"}
+    )
+    assert reaction.status_code == 400 and reaction.json()["field"] == "local_reaction"
+    assert not DoseAdministration.objects.filter(participant=participant).exists()
+    values = {"given": "true", "given_at": at, "volume_ml": "1.0", "injection_site": "left_thigh"}
+    form = api_post(client, f"/api/participants/{sn}/forms/STUDY-DRUG?visit=BASELINE", {"values": values})
+    assert form.status_code == 400 and form.json()["field"] == "given"
+    assert "/doses" in form.json()["detail"][0]["msg"]
+    single = api_post(
+        client,
+        f"/api/participants/{sn}/items",
+        {"form": "STUDY-DRUG", "item": "given", "value": "true", "visit": "BASELINE"},
+    )
+    assert single.status_code == 400 and single.json()["field"] == "form"
+    assert not ItemValue.objects.filter(participant=participant, form="STUDY-DRUG").exists()
+    page = client.get(f"/participants/{sn}/forms/STUDY-DRUG/?visit=BASELINE").content.decode()
+    assert 'id="dose-form-note"' in page
+
+
+def test_the_value_form_on_the_participant_page_checks_against_the_protocol(staff, trial, login) -> None:  # type: ignore[no-untyped-def]
+    from iliad7.store.models import ItemValue
+
+    participant = trial["randomized@MDACC"]
+    client = login(staff["coordinator@MDACC"])
+    url = f"/participants/{participant.screening_number}/items/"
+    good = {"form": "LAB", "item": "alc", "value": "650", "unit": "cells/uL", "visit": "DOSE3"}
+    cases = (
+        ("form", "vitals", "form: no form &#x27;vitals&#x27;"),
+        ("item", "pulse", "item: pulse: form LAB has no item"),
+        ("unit", "kg", "unit: alc.unit: unknown unit"),
+        ("value", "-1", "value: alc: -1"),
+        ("visit", "D1", "visit: form LAB is not filled at visit"),
+    )
+    for field, wrong, message in cases:
+        answer = _post(client, url, {**good, field: wrong})
+        assert answer.status_code == 302
+        assert not ItemValue.objects.filter(participant=participant, form__in=("LAB", "vitals")).exists(), field
+        shown = client.get(f"/participants/{participant.screening_number}/").content.decode()
+        assert message in shown, (field, wrong, re.findall(r'class="messages".*?</ul>', shown, re.S))
+    assert _post(client, url, good).status_code == 302
+    stored = ItemValue.objects.get(participant=participant, form="LAB", item="alc")
+    assert (stored.value, stored.unit, stored.visit) == ("650", "cells/uL", "DOSE3")

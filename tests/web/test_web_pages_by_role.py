@@ -110,7 +110,7 @@ def test_participant_page_shows_status_screening_consent_calendar_and_doses(staf
     assert "verdict-eligible" in page and "INC-ALC" in page
     assert "Dr Consenter" in page and "v1.0" in page
     assert "Visit calendar" in page and 'class="status status-done">done<' in page
-    assert "left deltoid" in page
+    assert "Left deltoid" in page  # the STUDY-DRUG label of left_deltoid
     assert "Record a dose given" in page
     # A participant not yet randomized has no calendar.
     other = login(staff["coordinator@MSKCC"]).get(f"/participants/{trial['new@MSKCC'].screening_number}/")

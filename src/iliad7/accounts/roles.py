@@ -47,6 +47,7 @@ class Capability(StrEnum):
     ANSWER_QUERY = "query.answer"
     VERIFY_SOURCE = "form.sdv"
     LOCK_DATA = "form.lock"  # lock and unlock forms and casebooks
+    ADJUDICATE_INFECTION = "infection.adjudicate"  # the Secondary Infections Committee, blind to the arm
     # Analysis (issue 7): the SAP analyses and the DSMB reports (closed only for those who may see the arm).
     VIEW_REPORTS = "report.view"
 
@@ -129,7 +130,7 @@ _TABLE: tuple[tuple[str, str, bool, Blinding, bool, frozenset[Capability]], ...]
         False,
         Blinding.BLINDED,
         False,
-        _READ,
+        _READ | {_C.ADJUDICATE_INFECTION},
     ),
     (
         "dsmb-member",

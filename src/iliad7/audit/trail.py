@@ -52,8 +52,12 @@ def append(
 
     if not connection.in_atomic_block:
         raise RuntimeError("audit records are written inside the action's transaction")
-    AuditChainHead.objects.bulk_create([AuditChainHead(id=1, last_id=0, last_hash=GENESIS_HASH)], ignore_conflicts=True)
-    head = AuditChainHead.objects.select_for_update().get(id=1)
+    head = AuditChainHead.objects.select_for_update().filter(id=1).first()
+    if head is None:  # the first record of the trail (two first writers: one insert wins, both then lock it)
+        AuditChainHead.objects.bulk_create(
+            [AuditChainHead(id=1, last_id=0, last_hash=GENESIS_HASH)], ignore_conflicts=True
+        )
+        head = AuditChainHead.objects.select_for_update().get(id=1)
     # Stored at microsecond precision by both backends, so the hash recomputes.
     fields: dict[str, Any] = {
         "id": head.last_id + 1,

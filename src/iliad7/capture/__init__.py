@@ -11,7 +11,7 @@ a browser preview, the CLI or a test. Forms are defined in the protocol file
 (`forms:`, see `iliad7.protocol.forms`).
 """
 
-from iliad7.capture.checks import CaptureContext, FieldMessage, FormCheck, ItemResult, validate_form
+from iliad7.capture.checks import CaptureContext, FieldMessage, FormCheck, ItemResult, validate_form, validate_item
 from iliad7.capture.derive import Derived, derive, sae_deadline
 from iliad7.capture.spec import FormSpec, form_spec, unit_key
 
@@ -27,4 +27,5 @@ __all__ = [
     "sae_deadline",
     "unit_key",
     "validate_form",
+    "validate_item",
 ]

@@ -276,6 +276,37 @@ class _Checker:
             self._form_check(check, failed)
         return FormCheck(form=form.id, visit=self.context.visit, items=self.results, messages=tuple(self.messages))
 
+    def run_item(self, item_id: str) -> FormCheck:
+        """One item alone: the visit, its type, choices, unit and ranges; no form-level check."""
+        form = self.spec.form
+        self._check_visit()
+        item = next((i for i in form.items if i.id == item_id), None)
+        if item is None:
+            self.add(item_id, "unknown", f"form {form.id} has no item {item_id!r}")
+        elif item.unit_of is None and not item.units and _text(self.values.get(unit_key(item.id))).strip():
+            self.add(unit_key(item.id), "unit", f"{item.label} takes no unit")
+        elif item.unit_of is None:
+            self._item(item)
+        else:
+            target = form.item(item.unit_of)
+            unit_text = _text(self.values.get(unit_key(item.id))).strip()
+            matched = _match_unit(target.units, unit_text) if unit_text else None
+            if unit_text and matched is None:
+                self.add(
+                    unit_key(item.id), "unit",
+                    f"unknown unit {unit_text!r} for {item.label}; accepted: {', '.join(target.units)}",
+                )  # fmt: skip
+            elif matched is None and len(target.units) > 1:
+                self.add(
+                    unit_key(item.id), "unit",
+                    f"give the unit of {item.label}, the unit of {target.label} ({', '.join(target.units)})",
+                )  # fmt: skip
+            else:
+                self.results[target.id] = ItemResult(target.id, "", unit=matched or target.units[0])
+                self._item(item)
+                del self.results[target.id]
+        return FormCheck(form=form.id, visit=self.context.visit, items=self.results, messages=tuple(self.messages))
+
     def _check_visit(self) -> None:
         form, visit = self.spec.form, self.context.visit
         if form.repeat == "visit" and not visit:
@@ -367,6 +398,8 @@ class _Checker:
         names = [name for _, name in check.operands()]
         if any(name in failed for name in names):
             return  # the operand already has its own message
+        if check.when is not None and self._value(check.when.item) not in check.when.values:
+            return  # the check's condition does not hold (or its item is blank)
         ctx = self.context
         target = check.item or check.items[0]
 
@@ -477,4 +510,28 @@ def validate_form(spec: FormSpec, values: Mapping[str, Raw], *, context: Capture
     return result
 
 
-__all__ = ["CaptureContext", "FieldMessage", "FormCheck", "ItemResult", "Raw", "Value", "validate_form"]
+def validate_item(spec: FormSpec, item_id: str, value: Raw, unit: str = "", *, context: CaptureContext) -> FormCheck:
+    """Check one item of a form on its own: the visit, the item's existence, type, choices, unit and ranges.
+
+    What a single-value write (the generic item endpoint) needs; the form's
+    cross-field checks need the whole form and are `validate_form`'s. An item
+    that takes the unit of another (an LLN) gives that unit in `unit`.
+    Messages name the item, `ITEM.unit` or `visit`; an item the form does not
+    have is reported as `unknown` under its own name.
+    """
+    values: dict[str, Raw] = {item_id: value}
+    if unit:
+        values[unit_key(item_id)] = unit
+    return _Checker(spec, values, context).run_item(item_id)
+
+
+__all__ = [
+    "CaptureContext",
+    "FieldMessage",
+    "FormCheck",
+    "ItemResult",
+    "Raw",
+    "Value",
+    "validate_form",
+    "validate_item",
+]

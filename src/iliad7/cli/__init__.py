@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import typer
 
+from iliad7.cli import adjudication as adjudication_cli
 from iliad7.cli import analysis as analysis_cli
 from iliad7.cli import capture as capture_cli
 from iliad7.cli import irt as irt_cli
@@ -35,6 +36,7 @@ web_cli.register(app)
 analysis_cli.register(app)
 capture_cli.register(app)
 standards_cli.register(app)
+adjudication_cli.register(app)
 
 
 def main() -> None:

@@ -257,5 +257,14 @@ def cohort(
         raise typer.Exit(1) from None
     typer.echo(
         f"screened {run.screened}, screen failures {run.screen_failed}, randomized {run.randomized}, "
-        f"doses {run.doses}, laboratory values {run.values}, deaths {run.deaths}, completed {run.completed}"
+        f"doses {run.doses}, item values {run.values}, deaths {run.deaths}, completed {run.completed}"
     )
+    if run.forms:
+        typer.echo("forms saved: " + ", ".join(f"{form} {count}" for form, count in sorted(run.forms.items())))
+    if run.queries:
+        typer.echo("queries: " + ", ".join(f"{status} {count}" for status, count in sorted(run.queries.items())))
+    if run.not_entered:
+        typer.echo(
+            "not entered (the form cannot take them honestly): "
+            + ", ".join(f"{form} {count}" for form, count in sorted(run.not_entered.items()))
+        )

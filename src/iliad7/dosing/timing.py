@@ -18,6 +18,9 @@ A dose n >= `window_from_dose` (2) may be given
 - before the local day of discharge, death or withdrawal (none on that day
   or after), and only if no later dose has been recorded.
 
+No dose, dose 1 included, is given before the participant's randomization
+(`randomized_at`, T0, compared in UTC): a dose dated earlier is refused.
+
 Doses are numbered by their place in the regimen, not by how many were given:
 if dose 3's window passes, the next one given is dose 4, in dose 4's window.
 A missed dose is never made up outside its window, and there are at most
@@ -225,17 +228,25 @@ def check_dose(
     discharge_date: date | None = None,
     death_date: date | None = None,
     withdrawal_date: date | None = None,
+    randomized_at: datetime | None = None,
 ) -> DoseDecision:
     """May dose `dose` be given at `at`, after the doses in `given` (dose number -> time)?
 
-    Every rule that fails is listed in `reasons`.
+    `randomized_at` is the participant's randomization time (T0): no dose is
+    given before it. Every rule that fails is listed in `reasons`.
     """
     course = _course(dosing, given, tz, discharge_date, death_date, withdrawal_date)
     at_utc = _aware("at", at)
+    t0 = None if randomized_at is None else _aware("randomized_at", randomized_at)
     if isinstance(dose, bool) or not isinstance(dose, int) or not 1 <= dose <= dosing.max_doses:
         reason = f"there is no dose {dose!r}: at most {dosing.max_doses} doses are given"
         return DoseDecision(dose, at, None, False, (reason,))
     reasons: list[str] = []
+    if t0 is not None and at_utc < t0:
+        reasons.append(
+            f"{at_utc.isoformat()} is before the participant's randomization ({t0.isoformat()}): "
+            "no dose is given before randomization"
+        )
     if dose in course.given:
         reasons.append(f"dose {dose} was already given at {course.given[dose].isoformat()}")
     later = [k for k in course.given if k > dose]
@@ -285,6 +296,7 @@ def dose_plan(
     death_date: date | None = None,
     withdrawal_date: date | None = None,
     missed_reasons: Mapping[int, str] | None = None,
+    randomized_at: datetime | None = None,
 ) -> list[PlannedDose]:
     """Doses 1..`max_doses` with target day, window and status at `now`.
 
@@ -326,6 +338,7 @@ def dose_plan(
                 discharge_date=discharge_date,
                 death_date=death_date,
                 withdrawal_date=withdrawal_date,
+                randomized_at=randomized_at,
             )
             deviation = "; ".join(decision.reasons) or None
             plan.append(replace(planned, status=DoseStatus.GIVEN, given_at=course.given[dose], deviation=deviation))

@@ -13,6 +13,7 @@ records in seconds.
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from decimal import Decimal
 from typing import Annotated, Any, Literal
@@ -21,9 +22,11 @@ import orjson
 from pydantic import (
     AfterValidator,
     AwareDatetime,
+    BeforeValidator,
     ConfigDict,
     Discriminator,
     Field,
+    Strict,
     Tag,
     TypeAdapter,
     with_config,
@@ -36,6 +39,26 @@ from iliad7.scores.units import Quantity, to_canonical
 
 MAX_AGE_YEARS = 130
 _STRICT = ConfigDict(strict=True, extra="forbid")
+
+
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}$")
+_ISO_DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}[Tt_ ]")  # the separators pydantic's JSON parser takes
+
+
+def _iso(pattern: re.Pattern[str], what: str) -> Any:
+    # Only ISO 8601 text reaches pydantic's parser: it would read a string of digits ("2020", "0") as
+    # Unix seconds, a silent coercion the contract (ISO 8601 times and dates) does not allow.
+    def check(value: object) -> object:
+        if not isinstance(value, str) or not pattern.match(value):
+            raise ValueError(f"expected an ISO 8601 {what}")
+        return value
+
+    return BeforeValidator(check)
+
+
+# Lax inside: after the check above the input is a Python str, which strict mode would refuse.
+IsoDatetime = Annotated[AwareDatetime, Strict(False), _iso(_ISO_DATETIME, "date and time with its UTC offset")]
+IsoDate = Annotated[date, Strict(False), _iso(_ISO_DATE, "date (YYYY-MM-DD)")]
 
 
 def _count_unit(unit: str) -> str:
@@ -55,18 +78,18 @@ class Consent(TypedDict, total=False):
 class Oncology(TypedDict, total=False):
     """Cancer history; a date present and null means never, an absent date is not recorded."""
 
-    last_chemo_or_immunotherapy_date: date | None
-    hsct_date: date | None
+    last_chemo_or_immunotherapy_date: IsoDate | None
+    hsct_date: IsoDate | None
     hsct_for_lymphoma: bool | None
-    car_t_date: date | None
+    car_t_date: IsoDate | None
     on_hormonal_therapy: bool | None
-    last_cancer_surgery_or_radiotherapy_date: date | None
+    last_cancer_surgery_or_radiotherapy_date: IsoDate | None
     new_untreated_biopsy_proven_malignancy: bool | None
 
 
 @with_config(_STRICT)
 class AlcMeasurement(TypedDict, total=False):
-    time: AwareDatetime | None
+    time: IsoDatetime | None
     value: Annotated[float, Field(ge=0)] | None
     unit: Annotated[str, AfterValidator(_count_unit)] | None
 
@@ -87,12 +110,12 @@ class LiverTest(TypedDict, total=False):
     value: Annotated[float, Field(ge=0)] | None
     uln: Annotated[float, Field(gt=0)] | None
     unit: Annotated[str, Field(min_length=1, max_length=40)] | None
-    time: AwareDatetime | None
+    time: IsoDatetime | None
 
 
 @with_config(_STRICT)
 class News2Observation(TypedDict, total=False):
-    time: AwareDatetime | None
+    time: IsoDatetime | None
     score: Annotated[int, Field(ge=0, le=20)] | None
 
 
@@ -109,8 +132,8 @@ UNION_TAGS = frozenset({"sofa-score", "sofa-inputs"})
 
 @with_config(_STRICT)
 class ScreeningRecord(TypedDict, total=False):
-    baseline_time: AwareDatetime | None
-    birth_date: date | None
+    baseline_time: IsoDatetime | None
+    birth_date: IsoDate | None
     sex: Literal["male", "female", "other", "unknown"] | None
     consent: Consent | None
     oncology: Oncology | None
@@ -135,7 +158,7 @@ class ScreeningRecord(TypedDict, total=False):
     uncontrolled_hcv: bool | None
     hiv_viral_load_detectable: bool | None
     hours_spo2_at_or_below_85_on_maximal_therapy: Annotated[float, Field(ge=0, le=8760)] | None
-    mechanical_ventilation_start: AwareDatetime | None
+    mechanical_ventilation_start: IsoDatetime | None
     chronic_dialysis: bool | None
     sofa: SofaEntry | None
     weight_kg: Annotated[float, Field(gt=0, le=700)] | None

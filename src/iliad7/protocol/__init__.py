@@ -9,7 +9,7 @@ Pure: no Django, no database. The file format and its provenance convention
 """
 
 from iliad7.protocol.errors import Problem, ProtocolError
-from iliad7.protocol.forms import Check, Choice, Form, Item, Range
+from iliad7.protocol.forms import Check, Choice, Form, Item, Range, When
 from iliad7.protocol.loader import PROTOCOL_ENV, default_protocol_path, load_protocol
 from iliad7.protocol.models import (
     Arm,
@@ -47,6 +47,7 @@ __all__ = [
     "Schedule",
     "Site",
     "Visit",
+    "When",
     "default_protocol_path",
     "load_protocol",
 ]

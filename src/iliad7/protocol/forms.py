@@ -8,8 +8,10 @@ they accept (clinical-rules section 1 when the quantity has a conversion
 there), their physical range (outside it a value is impossible: an error) and
 expected range (outside it a value is unusual: a warning), whether they are
 required, their choices, and which CTCAE v5.0 terms grade them. Form-level
-`checks` are the cross-field and visit-window edit checks. The checking
-itself is `iliad7.capture`; this module only describes and validates.
+`checks` are the cross-field and visit-window edit checks; a check with a
+`when` (`{item: detected, values: [true]}`) applies only when that item has one
+of those values. The checking itself is `iliad7.capture`; this module only
+describes and validates.
 """
 
 from __future__ import annotations
@@ -115,6 +117,13 @@ class Item(Frozen):
         return self
 
 
+class When(Frozen):
+    """A check's condition: it applies only when `item` has one of `values` (a blank item: it does not)."""
+
+    item: ItemId
+    values: Annotated[tuple[str | bool, ...], Field(min_length=1)]
+
+
 class Check(Frozen):
     """One form-level edit check; the message names `item`, the field it is shown beside."""
 
@@ -126,6 +135,7 @@ class Check(Frozen):
     items: tuple[ItemId, ...] = ()
     severity: Literal["error", "warning"] = "error"
     message: Text
+    when: When | None = None  # the check applies only when this holds
 
     @model_validator(mode="after")
     def _has_its_operands(self) -> Self:
@@ -190,6 +200,8 @@ class Form(Sourced):
                         )
             if check.kind == "within-visit-window" and self.repeat != "visit":
                 raise Invalid(("checks", c_index, "kind"), "only a form filled at visits has a visit window")
+            if check.when is not None:
+                _check_condition(check.when, types, ("checks", c_index, "when"))
         return self
 
     def item(self, item_id: str) -> Item:
@@ -197,3 +209,23 @@ class Form(Sourced):
             if item.id == item_id:
                 return item
         raise KeyError(item_id)
+
+
+def _check_condition(when: When, items: dict[str, Item], where: tuple[str | int, ...]) -> None:
+    """A `when` names an item of the form that can hold the values it lists (yes/no or choice codes)."""
+    item = items.get(when.item)
+    if item is None:
+        raise Invalid((*where, "item"), f"no item {when.item!r} in this form")
+    if item.type == "boolean":
+        wrong = [v for v in when.values if not isinstance(v, bool)]
+        if wrong:
+            raise Invalid((*where, "values"), f"{when.item!r} is yes/no: give true or false, not {wrong[0]!r}")
+    elif item.type == "choice":
+        codes = {c.code for c in item.choices}
+        outside = [v for v in when.values if isinstance(v, bool) or v not in codes]
+        if outside:
+            raise Invalid(
+                (*where, "values"), f"{outside[0]!r} is not a choice of {when.item!r} ({', '.join(sorted(codes))})"
+            )
+    else:
+        raise Invalid((*where, "item"), f"a check's condition reads a yes/no or choice item, not a {item.type} item")

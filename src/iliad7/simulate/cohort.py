@@ -57,6 +57,7 @@ def _baseline(patient: ScreenedPatient, arm: str) -> Baseline:
         weight_kg=float(record["weight_kg"]),
         device=record["respiratory_support"]["device"],
         day0=day0,
+        randomized_at=t0,
     )
 
 

@@ -221,6 +221,16 @@ class AdverseEvents(_Section):
 class Vitals(_Section):
     by_level: Table
     spread: Table
+    oxygen_flow_lpm: Table
+
+
+class Monitoring(_Section):
+    queries: Table
+
+    @model_validator(mode="after")
+    def _valid(self) -> Monitoring:
+        _shares(self.queries, "monitoring.queries")
+        return self
 
 
 class Checks(_Section):
@@ -242,6 +252,7 @@ class Parameters(_Section):
     viral: Viral
     adverse_events: AdverseEvents
     vitals: Vitals
+    monitoring: Monitoring
     checks: Checks
 
     def entries(self) -> dict[str, Scalar | Table]:

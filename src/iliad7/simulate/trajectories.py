@@ -59,6 +59,11 @@ from iliad7.simulate.population import SITE_ZONES
 
 ARMS = ("placebo", "CYT107")  # index = the course's arm code
 NOT_SCORED = -1
+# Doses are given at DOSE_HOUR local time on their target days; dose 1 no earlier than FIRST_DOSE_AFTER_T0 after
+# randomization (the kit is assigned at T0, then prepared by the pharmacist), and each later dose no earlier than the
+# protocol's interval after the previous one (so an evening dose 1 moves dose 2 to the evening of day 3).
+DOSE_HOUR = 10
+FIRST_DOSE_AFTER_T0 = timedelta(hours=2)
 SUPPORT_KINDS = ("high_flow", "niv", "invasive_ventilation", "ecmo", "vasopressors", "rrt")
 
 
@@ -73,6 +78,7 @@ class Baseline:
     weight_kg: float
     device: str  # the baseline respiratory support device (screening record vocabulary)
     day0: date  # local calendar date of dose 1 at the site
+    randomized_at: datetime | None = None  # T0 (aware) when known: dose 1 is given after it
 
 
 @dataclass(frozen=True)
@@ -133,6 +139,15 @@ class Participant:
     endpoint_day: int | None  # the primary ALC's day (None: no post-baseline value)
     primary_alc: float | None
     vitals: tuple[dict[str, Any] | None, ...] = field(repr=False)
+    device: tuple[str, ...] = field(repr=False)  # respiratory support by day ("none" out of hospital)
+    rna_detected: Any = field(repr=False)  # bool array by day: viral RNA at or above the detection limit
+
+    def who_status(self, day: int) -> WhoInput:
+        """The WHO scale inputs of `day`, as the simulator scored them: ``who[day]`` is their score."""
+        on = {e.kind for e in self.support if e.start_day <= day and (e.stop_day is None or day < e.stop_day)}
+        return _who_status(
+            int(self.level[day]), self.device[day], "vasopressors" in on, "rrt" in on, bool(self.rna_detected[day])
+        )
 
     @property
     def osfd(self) -> int:
@@ -151,6 +166,14 @@ class Participant:
 
 @lru_cache(maxsize=4096)
 def _who(level: int, support: str, vasopressors: bool, rrt: bool, rna: bool) -> int:
+    score = who_clinical_progression(_who_status(level, support, vasopressors, rrt, rna)).score
+    if score is None:
+        raise AssertionError(f"WHO scale undetermined for level {level}")
+    return score
+
+
+def _who_status(level: int, support: str, vasopressors: bool, rrt: bool, rna: bool) -> WhoInput:
+    """The WHO scale inputs of a day at a simulated level, on `support` (the day's device)."""
     if level == 10:
         status = WhoInput(dead=True)
     elif level >= 4:
@@ -184,10 +207,7 @@ def _who(level: int, support: str, vasopressors: bool, rrt: bool, rna: bool) -> 
             vasopressors=False,
             dialysis=False,
         )
-    score = who_clinical_progression(status).score
-    if score is None:
-        raise AssertionError(f"WHO scale undetermined for level {level}")
-    return score
+    return status
 
 
 @lru_cache(maxsize=65536)
@@ -414,11 +434,20 @@ def _participant(
     dose_ug = dose_micrograms(Decimal(str(baseline.weight_kg)), dosing)
     given: dict[int, datetime] = {}
     doses: list[Dose] = []
+    t0 = baseline.randomized_at
     for number, target in enumerate(cal.dose_days, start=1):
-        at = datetime.combine(baseline.day0 + timedelta(days=target), time(10), tzinfo=zone).astimezone(UTC)
+        at = datetime.combine(baseline.day0 + timedelta(days=target), time(DOSE_HOUR), tzinfo=zone).astimezone(UTC)
+        if number == 1 and t0 is not None:
+            at = max(at, t0 + FIRST_DOSE_AFTER_T0)
+        if given:
+            hours = dosing.min_hours_between_doses
+            if number == 2:
+                hours = max(hours, dosing.observation_hours_before_dose_2)
+            at = max(at, max(given.values()) + timedelta(hours=hours))
         decision = check_dose(
-            dosing, dose=number, at=at, given=given, tz=zone, discharge_date=discharge_date, death_date=death_date
-        )
+            dosing, dose=number, at=at, given=given, tz=zone, discharge_date=discharge_date, death_date=death_date,
+            randomized_at=t0,
+        )  # fmt: skip
         if decision.allowed:
             given[number] = at
             doses.append(Dose(number, target, at, dose_ug))
@@ -466,6 +495,7 @@ def _participant(
     vitals, news2_scores = _vitals(level, hospitalized, device, fever_days, params, rng)
     events += _lymphocyte_events(alc, hospitalized, params)
     events.sort(key=lambda e: (e.day, e.term))
+    vitals = _with_oxygen_flow(vitals, device, params, rng)  # the last draws: the earlier ones stay as they were
 
     return Participant(
         index=index,
@@ -493,7 +523,32 @@ def _participant(
         endpoint_day=endpoint,
         primary_alc=None if endpoint is None else float(alc[endpoint]),
         vitals=vitals,
+        device=tuple(device),
+        rna_detected=rna,
     )
+
+
+def _with_oxygen_flow(
+    vitals: tuple[dict[str, Any] | None, ...], device: list[str], params: Parameters, rng: np.random.Generator
+) -> tuple[dict[str, Any] | None, ...]:
+    """Each day's vitals with `oxygen_flow_lpm` (whole L/min) when on oxygen, by the day's device."""
+    flows = params.vitals.oxygen_flow_lpm.value
+    conventional = params.population.oxygen_flow_lpm.value
+    draws = rng.random(len(vitals))
+    out: list[dict[str, Any] | None] = []
+    for day, v in enumerate(vitals):
+        if v is None or not v["on_supplemental_oxygen"]:
+            out.append(v)
+            continue
+        kind = device[day]
+        if kind in ("nasal_cannula", "mask"):
+            low, high = conventional["low"], conventional["high"]
+        elif kind == "high_flow":
+            low, high = flows["high_flow_low"], flows["high_flow_high"]
+        else:
+            low, high = flows["ventilator_low"], flows["ventilator_high"]
+        out.append({**v, "oxygen_flow_lpm": int(low + math.floor(float(draws[day]) * (high - low + 1)))})
+    return tuple(out)
 
 
 def _vitals(

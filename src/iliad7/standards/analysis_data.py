@@ -9,7 +9,8 @@ SDTM domains built from it, then the ADaM source frames the SAP derives from (do
 - ADLB from LB (cell counts back in cells/mm3, the SAP's unit; other tests in LB's standard
   unit), the quantitative viral loads of MB (log10 copies/mL) and NEWS2 of RS;
 - ADCS from RS (WHO Clinical Progression Scale); ADAE from AE plus one ``secondary_infection``
-  record per SECONDARY-INFECTION form; ADHO from HO; ADSUPP from PR.
+  record per SECONDARY-INFECTION form that the Secondary Infections Committee confirmed; ADHO
+  from HO; ADSUPP from PR.
 
 Everything after that is the same derivation as for a simulated trial
 (:func:`iliad7.analysis.derive.derive_adsl` and friends), so the primary analysis record
@@ -145,6 +146,8 @@ def _adae(snapshot: Snapshot, sdtm: dict[str, Dataset]) -> pl.DataFrame:
 
     for subject in snapshot.subjects:
         for form in subject.forms_of("SECONDARY-INFECTION"):
+            if subject.adjudications.get(form.instance) != "confirmed":
+                continue  # the SAP counts the infections the committee confirmed (3.5.5)
             onset = iso(subject, form.get("onset_date"))
             rows.append(
                 {

@@ -77,6 +77,8 @@ class Subject:
     forms: tuple[FormRecord, ...]
     versions: tuple[Version, ...]
     arm: str | None  # None: the exporting user may not know it
+    # SECONDARY-INFECTION form instance -> the Secondary Infections Committee's current decision
+    adjudications: dict[int, str] = field(default_factory=dict)
 
     def forms_of(self, form: str) -> list[FormRecord]:
         return [f for f in self.forms if f.form == form]
@@ -121,7 +123,7 @@ def read_snapshot(user: Any, *, closed_session: bool = False) -> Snapshot:
     from iliad7.store.actions._common import current_protocol, now
     from iliad7.store.actions.pharmacy import site_zone
     from iliad7.store.actions.randomization import randomized_at
-    from iliad7.store.models import ItemValue
+    from iliad7.store.models import InfectionAdjudication, ItemValue
 
     protocol = current_protocol()
     subjects = []
@@ -182,6 +184,10 @@ def read_snapshot(user: Any, *, closed_session: bool = False) -> Snapshot:
                 forms=tuple(FormRecord(f, v, i, values) for (f, v, i), values in sorted(grouped.items())),
                 versions=versions,
                 arm=arm,
+                adjudications={
+                    row.instance: row.decision
+                    for row in InfectionAdjudication.objects.filter(participant=participant).order_by("version")
+                },
             )
         )
     return Snapshot(

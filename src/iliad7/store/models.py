@@ -435,3 +435,30 @@ class ReviewEvent(models.Model):
 
     class Meta:
         ordering = ("participant_id", "at", "id")
+
+
+class InfectionAdjudication(models.Model):
+    """The Secondary Infections Committee's decision on one SECONDARY-INFECTION form; append-only.
+
+    `instance` is the form instance (one per reported infection). A changed decision is a new
+    row with the next version and its reason; the current decision is the latest version.
+    """
+
+    DECISIONS = ("confirmed", "not_confirmed")
+
+    participant = models.ForeignKey(Participant, on_delete=models.PROTECT, related_name="infection_adjudications")
+    instance = models.PositiveIntegerField()
+    version = models.PositiveIntegerField()
+    decision = models.CharField(max_length=16, choices=[(d, d) for d in DECISIONS])
+    rationale = models.TextField()
+    by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    at = models.DateTimeField()
+    channel = models.CharField(max_length=8, choices=CHANNELS)
+
+    class Meta:
+        ordering = ("participant_id", "instance", "version")
+        constraints = (
+            models.UniqueConstraint(
+                fields=("participant", "instance", "version"), name="one_row_per_adjudication_version"
+            ),
+        )

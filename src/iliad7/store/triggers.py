@@ -9,6 +9,9 @@ can still drop a trigger: the audit hash chain is what detects that.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 APPEND_ONLY_TABLES = ("store_auditrecord", "store_itemvalue", "store_signature")  # migration 0002
 # The IRT's records of what happened (issue 4; migration 0004): screening versions,
 # consents, unblindings, drug movements, preparations and doses given are never changed.
@@ -22,7 +25,11 @@ IRT_APPEND_ONLY_TABLES = (
 )
 # Data capture (issue 5; migration 0006): the steps of queries and the SDV and lock events.
 CAPTURE_APPEND_ONLY_TABLES = ("store_queryevent", "store_reviewevent")
-ALL_APPEND_ONLY_TABLES = APPEND_ONLY_TABLES + IRT_APPEND_ONLY_TABLES + CAPTURE_APPEND_ONLY_TABLES
+# The Secondary Infections Committee's decisions (issue 5; migration 0007).
+ADJUDICATION_APPEND_ONLY_TABLES = ("store_infectionadjudication",)
+ALL_APPEND_ONLY_TABLES = (
+    APPEND_ONLY_TABLES + IRT_APPEND_ONLY_TABLES + CAPTURE_APPEND_ONLY_TABLES + ADJUDICATION_APPEND_ONLY_TABLES
+)
 
 _PG_FUNCTION = """
 CREATE OR REPLACE FUNCTION iliad7_refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -72,3 +79,21 @@ def drop_statements(vendor: str, tables: tuple[str, ...] = ALL_APPEND_ONLY_TABLE
             for kind in ("append_only", "no_truncate")
         ]
     raise NotImplementedError(f"no append-only triggers for database vendor {vendor!r}")
+
+
+def migration_operation(tables: tuple[str, ...]) -> Any:
+    """The migration step that creates (and, reversed, drops) the append-only triggers of `tables`."""
+    from django.db import migrations
+
+    def run(statements_for: Callable[[str], list[str]]) -> Callable[[Any, Any], None]:
+        def apply(apps: Any, schema_editor: Any) -> None:
+            for sql in statements_for(schema_editor.connection.vendor):
+                schema_editor.execute(sql, params=None)
+
+        return apply
+
+    return migrations.RunPython(
+        run(lambda vendor: create_statements(vendor, tables)),
+        run(lambda vendor: drop_statements(vendor, tables)),
+        elidable=False,
+    )

@@ -17,9 +17,11 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Literal
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse
 from ninja import Field, NinjaAPI, Schema
-from ninja.errors import AuthenticationError
+from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 from ninja.security import SessionAuth
 from pydantic import AwareDatetime
@@ -28,6 +30,7 @@ from pydantic import ValidationError as PydanticValidationError
 from iliad7.errors import AccessDenied, Iliad7Error, InputError, NotFound, ReauthenticationFailed
 from iliad7.store import access, actions
 from iliad7.web import reads, screening_form
+from iliad7.web.schemas import ErrorOut
 
 CHANNEL = "api"
 
@@ -95,6 +98,21 @@ def _refused(request: HttpRequest, exc: Iliad7Error) -> HttpResponse:
     return _error(request, 409, str(exc))
 
 
+@api.exception_handler(HttpError)
+def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    # ninja's own errors; its only 400 is a body that does not parse, named as the screening endpoints name it.
+    if exc.status_code == 400:
+        return _error(request, 400, [{"loc": ["body"], "msg": str(exc), "type": "json_invalid"}], "body")
+    return _error(request, exc.status_code, str(exc))
+
+
+@api.exception_handler(RequestDataTooBig)
+def _too_big(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    detail = [{"loc": ["body"], "msg": f"the body is larger than {limit} bytes", "type": "too_large"}]
+    return _error(request, 413, detail, "body")
+
+
 @api.exception_handler(AuthenticationError)
 def _unauthenticated(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
     return _error(request, 401, "sign in at /accounts/login/ first")
@@ -111,11 +129,6 @@ def _screening_422(request: HttpRequest, exc: PydanticValidationError) -> HttpRe
 
 
 # ---------------------------------------------------------------- schemas
-
-
-class ErrorOut(Schema):
-    detail: Any
-    field: str | None = None
 
 
 class SiteOut(Schema):
@@ -498,11 +511,16 @@ def list_items(request: HttpRequest, screening_number: str) -> list[dict[str, An
     tags=["items"],
 )
 def record_item(request: HttpRequest, screening_number: str, payload: ItemIn) -> Any:
-    """Record an item value, or correct it (a correction needs a reason and adds a version)."""
-    from iliad7.store.actions import record_item_value
+    """Record an item value of a protocol form, or correct it (a correction needs a reason and adds a version).
+
+    The value is checked against the form first: an unknown form or item, a visit the form is not filled at,
+    a value not of the item's type, a unit it does not accept or a value outside its physical range is 400
+    naming `form`, `item`, `visit`, `value` or `unit`, and nothing is stored. STUDY-DRUG is written by
+    recording the dose (`POST .../doses`)."""
+    from iliad7.store.actions.items import record_form_item
 
     participant = access.access_participant(_user(request), screening_number)
-    version = record_item_value(
+    version = record_form_item(
         participant,
         form=payload.form,
         item=payload.item,
@@ -729,9 +747,15 @@ def unblinding_events(request: HttpRequest) -> Any:
 class DoseIn(Schema):
     dose_number: int = Field(ge=1)
     given_at: AwareDatetime
-    injection_site: str = Field(min_length=1)
+    injection_site: str = Field(
+        min_length=1,
+        max_length=64,
+        description="A STUDY-DRUG choice: left_deltoid, right_deltoid, left_thigh, right_thigh, other",
+    )
     volume_ml: Decimal = Field(gt=0)
-    local_reaction: str = "none"
+    local_reaction: str = Field(
+        "none", max_length=64, description="A STUDY-DRUG choice: none, erythema, swelling, pain, induration, other"
+    )
 
 
 class DoseOut(Schema):
@@ -767,7 +791,9 @@ def list_doses(request: HttpRequest, screening_number: str) -> Any:
     tags=["doses"],
 )
 def record_dose(request: HttpRequest, screening_number: str, payload: DoseIn) -> Any:
-    """Record a dose given at the bedside; refused outside its window, within 72 h, after discharge..."""
+    """Record a dose given at the bedside; refused before randomization, outside its window, within 72 h, after
+    discharge... It also writes the STUDY-DRUG form of the dose's visit (the form cannot be saved as given
+    otherwise)."""
     participant = access.access_participant(_user(request), screening_number)
     dose = actions.record_dose_given(
         participant,
@@ -1370,3 +1396,9 @@ def sae_clocks(request: HttpRequest) -> Any:
     ):
         raise AccessDenied("the SAE clocks are for investigators and the reviewers of the data")
     return [dataclasses.asdict(c) for c in actions.sae_clocks(user)]
+
+
+# The Secondary Infections Committee's endpoints live in their own module, mounted here.
+from iliad7.web.adjudication_api import router as _infections_router  # noqa: E402
+
+api.add_router("", _infections_router)

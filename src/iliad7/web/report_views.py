@@ -35,14 +35,6 @@ _NAME = re.compile(r"^\d{8}T\d{6}\d{6}Z-(open|closed)$")
 _REPORT_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'"
 
 
-def navigation(request: HttpRequest) -> dict[str, Any]:
-    """Template context: whether to show the Reports link."""
-    user = getattr(request, "user", None)
-    if user is None or not user.is_authenticated:
-        return {}
-    return {"may_view_reports": access.can(user, Capability.VIEW_REPORTS)}
-
-
 def _folder(user: Any) -> Path:
     home: Path = Path(settings.ILIAD7_HOME)
     return home / "reports" / str(user.username)

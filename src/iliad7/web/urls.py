@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from iliad7.web import capture_views, report_views, views
+from iliad7.web import capture_views, infection_views, report_views, views
 
 app_name = "web"
 
@@ -38,6 +38,7 @@ urlpatterns = [
     path("pharmacy/<str:site_code>/", views.pharmacy_stock, name="pharmacy-stock"),
     path("unblinding-events/", views.unblinding_events, name="unblinding-events"),
     path("audit/", views.audit_trail, name="audit"),
+    path("infections/", infection_views.infections, name="infections"),
     path("reports/", report_views.reports, name="reports"),
     path("reports/<str:name>/<str:filename>", report_views.report_file, name="report-file"),
 ]

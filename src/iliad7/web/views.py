@@ -162,7 +162,7 @@ def participant_detail(request: HttpRequest, screening_number: str) -> HttpRespo
         "saved_screening": saved,
         "consents": actions.consents_of(participant),
         "randomization": actions.randomization_of(participant),
-        "doses": actions.doses_given(participant),
+        "doses": _dose_rows(actions.doses_given(participant)),
         "day0": day0,
         "visits": visits,
         "items": reads.items_with_history(participant),
@@ -174,8 +174,30 @@ def participant_detail(request: HttpRequest, screening_number: str) -> HttpRespo
         "can_dose": access.can(user, Capability.RECORD_DOSE, site) and bool(participant.usubjid),
         "pharmacist": access.can(user, Capability.PREPARE_DOSE, site),
         "reconsent_tasks": tasks,
+        "dose_choices": _dose_choices(),
     }
     return render(request, "iliad7/web/participant.html", context)
+
+
+def _dose_rows(doses: list[Any]) -> list[dict[str, Any]]:
+    """The doses given, with the injection site and local reaction by their STUDY-DRUG labels."""
+    labels = {name: {c.code: c.label for c in choices} for name, choices in _dose_choices().items()}
+    return [
+        {
+            "dose": d,
+            "injection_site": labels["injection_site"].get(d.injection_site, d.injection_site),
+            "local_reaction": labels["local_reaction"].get(d.local_reaction, d.local_reaction),
+        }
+        for d in doses
+    ]
+
+
+def _dose_choices() -> dict[str, Any]:
+    """The STUDY-DRUG form's injection sites and local reactions, for the dose-recording form."""
+    from iliad7.protocol import load_protocol
+
+    form = load_protocol().form("STUDY-DRUG")
+    return {name: form.item(name).choices for name in ("injection_site", "local_reaction")}
 
 
 @page
@@ -187,7 +209,9 @@ def item_record(request: HttpRequest, screening_number: str) -> HttpResponseBase
         instance_text = post.get("instance", "1").strip() or "1"
         if not instance_text.isdigit():
             raise InputError("instance", "give a whole number")
-        actions.record_item_value(
+        from iliad7.store.actions.items import record_form_item
+
+        record_form_item(
             participant,
             form=post.get("form", ""),
             item=post.get("item", ""),

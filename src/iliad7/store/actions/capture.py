@@ -11,6 +11,11 @@ or casebook refuses every write. A change to a form whose source data were
 verified clears its verification (audited as `form.sdv` with the reason):
 the monitor verifies the new value again.
 
+STUDY-DRUG follows the dose record: `record_dose_given` (pharmacy) writes it
+through `write_form` in the dose's transaction; `save_form` refuses it with
+`given` true, or at a visit whose dose is recorded, and saves only a dose not
+given.
+
 Queries: a monitor or data manager raises one on an item (`open`), the site
 answers it (`answered`), the monitor closes it (`closed`) or reopens it
 (`open`). Each step is an append-only `QueryEvent` and an audit row.
@@ -238,16 +243,74 @@ def save_form(
     correction and needs `reason`. Derived values are written after the items
     they come from, in the same transaction; one `form.save` audit row lists
     what changed.
+
+    STUDY-DRUG follows the dose record (`record_dose_given` writes it): saving
+    it here with `given` true, or at a visit whose dose is recorded, is refused
+    (InputError naming `given`) with a pointer to the dose page; a dose not
+    given (`given` false, with its reason) is saved here.
     """
     check_channel(channel)
     if instance < 1:
         raise InputError("instance", "instance numbers start at 1")
     role = access.require(acting_user, Capability.RECORD_DATA, participant.site)
+    if form_id == DOSE_FORM:
+        _refuse_dose_given(participant, values, visit)
+    return write_form(
+        participant, form_id, values, visit=visit, instance=instance, acting_user=acting_user, role=role,
+        channel=channel, reason=reason,
+    )  # fmt: skip
+
+
+#: The form a dose given fills; `record_dose_given` writes it, `save_form` only for a dose not given.
+DOSE_FORM = "STUDY-DRUG"
+DOSE_PAGE = (
+    "record the dose given on the participant's page (Record a dose given) or with POST "
+    "/api/participants/{sn}/doses, which fills the STUDY-DRUG form"
+)
+
+
+def dose_visit(dose_number: int) -> str:
+    """The schedule visit of dose `dose_number` (BASELINE for dose 1, DOSE2 ... DOSE7)."""
+    for visit in current_protocol().schedule.visits:
+        if visit.dose == dose_number:
+            return visit.id
+    raise InputError("dose_number", f"no visit of the schedule gives dose {dose_number!r}")
+
+
+def _refuse_dose_given(participant: Participant, values: Mapping[str, Raw], visit: str) -> None:
+    from iliad7.store.models import DoseAdministration
+
+    given = values.get("given")
+    if given is True or (isinstance(given, str) and given.strip().lower() in ("true", "yes")):
+        raise InputError("given", "a dose given is not entered on this form: " + DOSE_PAGE)
+    dose = next((v.dose for v in current_protocol().schedule.visits if v.id == visit), None)
+    if dose is not None:
+        recorded = DoseAdministration.objects.filter(participant=participant, dose_number=dose).first()
+        if recorded is not None:
+            raise InputError(
+                "given",
+                f"dose {dose} was recorded as given at {recorded.given_at.isoformat()}; this form follows that record",
+            )
+
+
+def write_form(
+    participant: Participant,
+    form_id: str,
+    values: Mapping[str, Raw],
+    *,
+    visit: str = "",
+    instance: int = 1,
+    acting_user: User,
+    role: str,
+    channel: str,
+    reason: str = "",
+) -> FormSave:
+    """`save_form` after its access check, for actions that have checked the acting user's role themselves
+    (`record_dose_given` writing STUDY-DRUG). Not for views: they call `save_form`."""
     spec = form_spec(current_protocol(), form_id)
     check = validate_form(spec, values, context=capture_context(participant, visit=visit))
     if not check.ok:
         raise FormRejected(check)
-    refuse_if_locked(participant, form=form_id, visit=visit, instance=instance)
     baselines: dict[str, object] = {}
     if form_id == "LAB" and visit != "BASELINE":
         for analyte, (text, unit) in _lab_baselines(participant).items():
@@ -257,6 +320,8 @@ def save_form(
     derived = derive(form_id, check.parsed, baselines=baselines)
     with transaction.atomic():
         locked = Participant.objects.select_for_update().select_related("site").get(pk=participant.pk)
+        # Checked once for the form, under the participant's row lock (a lock set meanwhile waits for it).
+        refuse_if_locked(locked, form=form_id, visit=visit, instance=instance)
         existing = {item: row for (_, item), row in _current(locked, form_id, visit, instance).items()}
         planned: list[tuple[str, str, str, str | None]] = []  # item, value, unit, derivation
         for item in spec.items:
@@ -282,16 +347,17 @@ def save_form(
         if corrections and not reason.strip():
             raise InputError("reason", f"correcting saved value(s) {', '.join(corrections)} needs a reason for change")
         written: list[ItemValue] = []
-        from iliad7.store.actions.items import record_item_value
+        from iliad7.store.actions.items import write_version
 
         for name, value, unit, derived_json in planned:
             item_reason = reason if name in existing else ""
             if derived_json is not None and name in existing:
                 item_reason = f"recomputed on save: {reason}"
             written.append(
-                record_item_value(
+                write_version(
                     locked, form=form_id, item=name, value=value, unit=unit, visit=visit, instance=instance,
-                    acting_user=acting_user, channel=channel, reason=item_reason, derivation=derived_json,
+                    latest=existing.get(name), acting_user=acting_user, role=role, channel=channel,
+                    reason=item_reason, derivation=derived_json,
                 )
             )  # fmt: skip
         sdv_cleared = False

@@ -1,4 +1,14 @@
-"""Item-level trial data: record a value, correct it; every version is kept."""
+"""Item-level trial data: record a value, correct it; every version is kept.
+
+`record_form_item` is the public single-value write (the generic item page
+and `POST /api/participants/{sn}/items`): it checks the value against the
+protocol's form first (`iliad7.capture.validate_item`: the form and item
+exist, the visit is one of the form's, the type, choice, unit and physical
+range) and stores nothing otherwise. `record_item_value` below it writes
+without those checks; it is for callers that have checked the whole form
+already (`save_form`, which also writes the derived values) or that import
+data with their own checks.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +16,9 @@ from django.db import transaction
 
 from iliad7.accounts.roles import Capability
 from iliad7.audit import trail
-from iliad7.errors import InputError
+from iliad7.errors import InputError, NotFound
 from iliad7.store import access
-from iliad7.store.actions._common import check_channel, now
+from iliad7.store.actions._common import check_channel, current_protocol, now
 from iliad7.store.models import ItemValue, Participant, User
 
 
@@ -64,37 +74,136 @@ def record_item_value(
         )
         if latest is not None and not reason.strip():
             raise InputError("reason", "a correction needs a reason for change")
-        if latest is not None and (latest.value, latest.unit, latest.derivation) == (value, unit, derivation):
-            raise InputError("value", "the correction does not change the value or unit")
-        version = ItemValue.objects.create(
-            participant=locked,
-            form=form,
-            visit=visit,
-            instance=instance,
-            item=item,
-            version=1 if latest is None else latest.version + 1,
-            value=value,
-            unit=unit,
-            recorded_by=acting_user,
-            recorded_at=now(),
-            reason=reason,
-            channel=channel,
-            derivation=derivation,
-        )
-        trail.append(
-            actor=acting_user.username,
-            role=role,
-            channel=channel,
-            action="item.record" if latest is None else "item.correct",
-            object_type="item_value",
-            object_id=item_key(locked, form, visit, instance, item),
-            old=None if latest is None else {"value": latest.value, "unit": latest.unit, "version": latest.version},
-            new={"value": value, "unit": unit, "version": version.version}
-            if derivation is None
-            else {"value": value, "unit": unit, "version": version.version, "derived": True},
-            reason=reason,
-        )
+        return write_version(
+            locked, form=form, item=item, value=value, unit=unit, visit=visit, instance=instance, latest=latest,
+            acting_user=acting_user, role=role, channel=channel, reason=reason, derivation=derivation,
+        )  # fmt: skip
+
+
+def write_version(
+    locked: Participant,
+    *,
+    form: str,
+    item: str,
+    value: str,
+    unit: str,
+    visit: str,
+    instance: int,
+    latest: ItemValue | None,
+    acting_user: User,
+    role: str,
+    channel: str,
+    reason: str,
+    derivation: str | None,
+) -> ItemValue:
+    """Write the next version of one item and its audit record.
+
+    For callers that hold the participant's row lock inside their transaction, have checked the
+    role and the form and casebook locks, and pass the item's `latest` version (None for a first
+    entry): `record_item_value`, and `save_form`, which does those once for the whole form.
+    """
+    if latest is not None and (latest.value, latest.unit, latest.derivation) == (value, unit, derivation):
+        raise InputError("value", "the correction does not change the value or unit")
+    version = ItemValue.objects.create(
+        participant=locked,
+        form=form,
+        visit=visit,
+        instance=instance,
+        item=item,
+        version=1 if latest is None else latest.version + 1,
+        value=value,
+        unit=unit,
+        recorded_by=acting_user,
+        recorded_at=now(),
+        reason=reason,
+        channel=channel,
+        derivation=derivation,
+    )
+    trail.append(
+        actor=acting_user.username,
+        role=role,
+        channel=channel,
+        action="item.record" if latest is None else "item.correct",
+        object_type="item_value",
+        object_id=item_key(locked, form, visit, instance, item),
+        old=None if latest is None else {"value": latest.value, "unit": latest.unit, "version": latest.version},
+        new={"value": value, "unit": unit, "version": version.version}
+        if derivation is None
+        else {"value": value, "unit": unit, "version": version.version, "derived": True},
+        reason=reason,
+    )
     return version
+
+
+#: Forms the single-value write does not touch: the dose form is written by recording the dose.
+_NOT_SINGLY = {"STUDY-DRUG": "a dose given is recorded on the dose page (record_dose_given), which fills STUDY-DRUG; "
+               "a dose not given is recorded by saving the whole STUDY-DRUG form"}  # fmt: skip
+
+
+def _public_field(field: str, item: str, kind: str) -> str:
+    """The request's field a capture message is about: `value`, `unit`, `item` or `visit`."""
+    if kind == "unknown":
+        return "item"
+    if field == f"{item}.unit":
+        return "unit"
+    if field == item:
+        return "value"
+    return field
+
+
+def record_form_item(
+    participant: Participant,
+    *,
+    form: str,
+    item: str,
+    value: str,
+    unit: str = "",
+    visit: str = "",
+    instance: int = 1,
+    acting_user: User,
+    channel: str,
+    reason: str = "",
+) -> ItemValue:
+    """Record or correct one value of a protocol form, checked against the form first (site staff).
+
+    Refused, naming the field (`form`, `item`, `value`, `unit`, `visit`) and
+    storing nothing, for a form or item the protocol does not have, a visit the
+    form is not filled at, a value that is not of the item's type or not one of
+    its choices, a unit the item does not accept, and a value outside its
+    physical range. The value is stored as the form would store it (a date and
+    time in UTC, yes/no as true/false) with the unit spelt as the form lists it.
+    The form-level cross-field checks need the whole form: `save_form` applies
+    them. STUDY-DRUG is not written here (see `record_dose_given`).
+    """
+    from iliad7.capture import form_spec, validate_item
+    from iliad7.store.actions.capture import capture_context
+
+    check_channel(channel)
+    form = _required("form", form)
+    item = _required("item", item)
+    if instance < 1:
+        raise InputError("instance", "instance numbers start at 1")
+    access.require(acting_user, Capability.RECORD_DATA, participant.site)
+    protocol = current_protocol()
+    try:
+        spec = form_spec(protocol, form)
+    except NotFound:
+        known = ", ".join(f.id for f in protocol.forms)
+        raise InputError("form", f"no form {form!r} in protocol {protocol.id} (forms: {known})") from None
+    if spec.id in _NOT_SINGLY:
+        raise InputError("form", f"{spec.id} is not written one value at a time: {_NOT_SINGLY[spec.id]}")
+    check = validate_item(spec, item, value, unit, context=capture_context(participant, visit=visit))
+    if not check.ok:
+        first = check.errors[0]
+        field = _public_field(first.field, item, first.kind)
+        raise InputError(
+            field, "; ".join(m.message if m.field == field else f"{m.field}: {m.message}" for m in check.errors)
+        )
+    result = check.items[item]
+    return record_item_value(
+        participant, form=spec.id, item=item, value=result.stored, unit=result.unit if result.value is not None else "",
+        visit=visit, instance=instance, acting_user=acting_user, channel=channel, reason=reason,
+    )  # fmt: skip
 
 
 def item_history(

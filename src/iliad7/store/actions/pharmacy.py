@@ -13,7 +13,9 @@ arm a syringe held, and the vials drawn, stay in the pharmacy tables that only
 the pharmacist's actions read.
 
 Dose timing follows `iliad7.dosing.check_dose` (clinical-rules section 4) in
-the site's time zone (`SITE_TIME_ZONES`; the protocol records none).
+the site's time zone (`SITE_TIME_ZONES`; the protocol records none), from the
+participant's randomization on. A dose given also writes the STUDY-DRUG form
+of its visit (see `record_dose_given`).
 """
 
 from __future__ import annotations
@@ -303,6 +305,27 @@ def pharmacy_worksheet(participant: Participant, *, acting_user: User) -> list[W
     ]
 
 
+def _choice(field: str, value: str, form: str = "STUDY-DRUG") -> str:
+    """The choice code of the STUDY-DRUG item `field` given as its code or its label (any case)."""
+    choices = current_protocol().form(form).item(field).choices
+    text = (value or "").strip()
+    for choice in choices:
+        if text == choice.code or text.lower() == choice.label.lower():
+            return choice.code
+    listed = ", ".join(f"{c.code} ({c.label})" for c in choices)
+    if not text:
+        raise InputError(field, f"give one of: {listed}")
+    raise InputError(field, f"{text!r} is not one of the choices: {listed}")
+
+
+def _local_reaction(value: str | bool) -> str:
+    if value is False:
+        return "none"
+    if value is True:
+        raise InputError("local_reaction", "say which local reaction: erythema, swelling, pain, induration or other")
+    return _choice("local_reaction", value)
+
+
 def record_dose_given(
     participant: Participant,
     dose_number: int,
@@ -317,23 +340,33 @@ def record_dose_given(
 ) -> DoseAdministration:
     """Record a dose given at the bedside (site staff); audited as `dose.given`.
 
-    Refused, with the reasons of `iliad7.dosing.check_dose`, outside the dose's
-    window, within 72 h of the previous dose, on or after discharge, beyond the
-    seventh dose, or after withdrawal, death or the end of follow-up; and when
-    no syringe was prepared for that dose. The first dose moves the participant
-    to `on_treatment`.
+    Refused, with the reasons of `iliad7.dosing.check_dose`, before the
+    participant's randomization, outside the dose's window, within 72 h of the
+    previous dose, on or after discharge, beyond the seventh dose, or after
+    withdrawal, death or the end of follow-up; and when no syringe was prepared
+    for that dose. The first dose moves the participant to `on_treatment`.
+
+    `injection_site` and `local_reaction` are choices of the STUDY-DRUG form
+    (code or label: `left_deltoid` or "Left deltoid"; `local_reaction` False
+    means `none`). The dose record is the source of the STUDY-DRUG form: in the
+    same transaction this writes that form at the dose's visit (BASELINE for
+    dose 1, DOSEn for dose n) through the form's edit checks, with given=true,
+    given_at, syringe_label, volume_ml, injection_site and local_reaction. The
+    form cannot be saved with given=true any other way (`save_form` refuses
+    it), so the two never disagree. A form saved earlier at that visit as
+    "not given" is corrected, with the reason saying so.
     """
     from iliad7.dosing import check_dose
+    from iliad7.store.actions.capture import DOSE_FORM, dose_visit, write_form
+    from iliad7.store.actions.randomization import randomized_at
 
     check_channel(channel)
     role = access.require(acting_user, Capability.RECORD_DOSE, participant.site)
     dosing = current_protocol().dosing
     at = require_aware("given_at", given_at)
-    injection_site = require_text("injection_site", injection_site, "the injection site")
+    injection_site = _choice("injection_site", injection_site)
     volume = _decimal("volume_ml", volume_ml)
-    reaction = (
-        ("yes" if local_reaction else "none") if isinstance(local_reaction, bool) else str(local_reaction).strip()
-    )
+    reaction = _local_reaction(local_reaction)
     with transaction.atomic():
         locked = Participant.objects.select_for_update().select_related("site").get(pk=participant.pk)
         number = locked.screening_number
@@ -347,6 +380,7 @@ def record_dose_given(
             given=given,
             tz=site_zone(locked.site),
             discharge_date=discharge_date,
+            randomized_at=randomized_at(locked),
         )
         decision.raise_if_refused()
         preparation = Preparation.objects.filter(participant=locked, dose_number=dose_number).first()
@@ -392,6 +426,15 @@ def record_dose_given(
             old=old,
             new=new,
         )
+        visit = dose_visit(dose_number)
+        write_form(
+            locked, DOSE_FORM, {
+                "given": True, "given_at": at, "syringe_label": preparation.label, "volume_ml": volume,
+                "volume_ml.unit": "mL", "injection_site": injection_site, "local_reaction": reaction,
+            },
+            visit=visit, acting_user=acting_user, role=role, channel=channel,
+            reason=f"dose {dose_number} recorded as given",
+        )  # fmt: skip
     return dose
 
 
