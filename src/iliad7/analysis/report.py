@@ -280,7 +280,8 @@ def alc_figure(data: AnalysisData, closed: bool) -> Any:
     right.set_xlabel("study day (visit median)")
     right.set_ylabel("geometric mean ALC, 95% CI")
     right.set_title("Geometric mean ALC by visit")
-    right.legend(fontsize=8)
+    if right.get_legend_handles_labels()[0]:  # nothing to label in a trial with no post-baseline ALC
+        right.legend(fontsize=8)
     fig.tight_layout()
     return fig
 
@@ -321,7 +322,8 @@ def km_figure(data: AnalysisData, closed: bool) -> Any:
     ax.set_xlabel("study day")
     ax.set_ylabel("survival probability")
     ax.set_title("Kaplan-Meier survival to day 45 (ITT)")
-    ax.legend(fontsize=8)
+    if ax.get_legend_handles_labels()[0]:  # no curve without a randomized participant
+        ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
 
