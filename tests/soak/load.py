@@ -14,8 +14,9 @@ time (uniform 0.5-1.5 x --think, default 2 s) after every request, as a
 person does between two clicks:
 
 - coordinator (4 in 5 users): open a participant (detail), open the visit
-  calendar, save vital signs (NEWS2 items) and a laboratory value (ALC),
-  each save a new version with a reason for change; list the participants
+  calendar, save two vital signs of a new daily VITALS record and a laboratory
+  value (the LAB form's ALC at a visit: a new version with a reason for change
+  when one is there); list the participants
   now and then (raising and answering queries is not in the mix yet: the
   query endpoints landed after the figures in docs/reliability.md);
 - investigator (1 in 5): randomize the next waiting participant of the site
@@ -34,6 +35,7 @@ after --duration seconds (plus at most the timeout for calls in flight).
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import random
@@ -43,6 +45,7 @@ import tempfile
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -86,6 +89,9 @@ class World:
     queue_lock: threading.Lock = field(default_factory=threading.Lock)
     waiting: dict[str, list[str]] = field(default_factory=dict)
     participants: dict[str, list[str]] = field(default_factory=dict)
+    # Daily VITALS records: each round of a user is a new one (a fresh instance), so that a vital sign
+    # drawn twice with the same value is never a correction that changes nothing (refused, rightly).
+    vitals_instances: Iterator[int] = field(default_factory=lambda: itertools.count(1))
 
 
 def think(world: World, rng: random.Random) -> None:
@@ -121,15 +127,16 @@ def coordinator(world: World, session: soaklib.Session, site: str, rng: random.R
         timed(world, session, "open calendar", "GET", f"/api/participants/{sn}/calendar")
         think(world, rng)
         visit = rng.choice(VISITS)
+        instance = next(world.vitals_instances)  # itertools.count: one atomic step under the GIL
         for name, low, high, unit, digits in rng.sample(VITALS, 2):
             value = f"{rng.uniform(low, high):.{digits}f}" if digits else str(rng.randint(low, high))
             body = {
                 "form": "VITALS",
-                "instance": rng.randint(1, 3),
+                "instance": instance,
                 "item": name,
                 "value": value,
                 "unit": unit,
-                "reason": "re-measured",
+                "reason": "",
             }
             timed(world, session, "save vital sign", "POST", f"/api/participants/{sn}/items", body)
             think(world, rng)
