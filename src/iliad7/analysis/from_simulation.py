@@ -13,13 +13,13 @@ up here: every value is the simulator's.
 from __future__ import annotations
 
 import math
-from collections import Counter
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
 import polars as pl
 
+from iliad7.analysis.consort import consort_counts
 from iliad7.analysis.datasets import (
     ADAE,
     ADCS,
@@ -242,29 +242,6 @@ def datasets_from_participants(items: list[tuple[str, dict[str, Any], Any]]) -> 
     )
 
 
-def consort_counts(screened: list[Any], data: AnalysisData) -> dict[str, Any]:
-    """CONSORT counts: screened, excluded by first failed (or unknown) criterion, randomized, treated, analysed."""
-    excluded: Counter[str] = Counter()
-    for patient in screened:
-        result = patient.screening
-        if result.verdict == "eligible":
-            continue
-        reason = result.failed[0] if result.failed else f"incomplete: {result.unknown[0]}" if result.unknown else "?"
-        excluded[reason] += 1
-    adsl = data.adsl
-    primary = data.adlb.filter(pl.col("ANL01FL") == "Y")["USUBJID"]
-    return {
-        "screened": len(screened),
-        "excluded": dict(sorted(excluded.items())),
-        "randomized": adsl.height,
-        "treated": int((adsl["MITTFL"] == "Y").sum()),
-        "analysed_primary": int(
-            adsl.filter((pl.col("MITTFL") == "Y") & pl.col("USUBJID").is_in(primary.implode())).height
-        ),
-        "analysed_mortality": int((adsl["ITTFL"] == "Y").sum()),
-    }
-
-
 def simulated_trial(n: int, seed: int) -> SimulatedTrial:
     """Simulate a trial of `n` randomized participants (``iliad7.simulate.simulate_cohort``) and derive its datasets."""
     from iliad7.simulate import load_parameters, simulate_cohort
@@ -275,4 +252,5 @@ def simulated_trial(n: int, seed: int) -> SimulatedTrial:
         record = cohort.screened[item.screening_index].record
         items.append((f"{item.participant.baseline.site}-{order:05d}", record, item.participant))
     data = datasets_from_participants(items)
-    return SimulatedTrial(data=data, consort=consort_counts(list(cohort.screened), data), seed=seed, n=n)
+    screenings = ((p.screening.verdict, p.screening.failed, p.screening.unknown) for p in cohort.screened)
+    return SimulatedTrial(data=data, consort=consort_counts(screenings, data), seed=seed, n=n)

@@ -66,6 +66,7 @@ def disposition_table(consort: dict[str, Any]) -> Table:
     for reason, count in consort.get("excluded", {}).items():
         rows.append((f"  excluded: {reason}", str(count)))
     for key, label in (
+        ("eligible_not_randomized", "Eligible, awaiting randomization"),
         ("randomized", "Randomized (ITT)"),
         ("treated", "Treated, at least one dose (mITT)"),
         ("analysed_primary", "Analysed, primary ALC"),
@@ -530,4 +531,15 @@ def blinded(data: AnalysisData) -> AnalysisData:
     """The datasets without any arm column (for the open report's directory)."""
     return AnalysisData(
         **{name: frame.drop([c for c in ARM_COLUMNS if c in frame.columns]) for name, frame in data.frames().items()}
+    )
+
+
+def without_arms(data: AnalysisData) -> AnalysisData:
+    """The datasets with every arm column emptied (the open report's analyses: nothing can be by arm)."""
+    empty = {c: pl.lit(None, dtype=pl.String) for c in ARM_COLUMNS}
+    return AnalysisData(
+        **{
+            name: frame.with_columns(**{c: value for c, value in empty.items() if c in frame.columns})
+            for name, frame in data.frames().items()
+        }
     )

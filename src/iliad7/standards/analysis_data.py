@@ -20,7 +20,6 @@ TRT01P and ACTARM are null and only pooled results can be reported from it.
 
 from __future__ import annotations
 
-from collections import Counter
 from typing import Any
 
 import polars as pl
@@ -37,7 +36,7 @@ from iliad7.analysis.derive import (
     derive_tte_who_improvement,
     protocol_days,
 )
-from iliad7.standards.adam import _protocol_day, _subject_facts
+from iliad7.standards.adam import _SUPPCAT, _protocol_day, _subject_facts
 from iliad7.standards.dataset import Dataset
 from iliad7.standards.snapshot import Snapshot
 
@@ -55,7 +54,6 @@ _SEVERITY = {
     "ecmo": "mv",
 }
 _HOCAT = {"HOSPITAL": "HOSPITAL", "INTENSIVE CARE UNIT": "ICU"}
-_SUPPCAT = {"RESPIRATORY SUPPORT": "RESPIRATORY", "CARDIOVASCULAR SUPPORT": "CARDIOVASCULAR", "RENAL SUPPORT": "RENAL"}
 
 
 def _rows(sdtm: dict[str, Dataset], name: str) -> list[dict[str, Any]]:
@@ -220,31 +218,3 @@ def analysis_data(snapshot: Snapshot, sdtm: dict[str, Dataset]) -> AnalysisData:
         adho=adho.sort("USUBJID", "HOCAT", "STARTDY"),
         adsupp=adsupp.sort("USUBJID", "SUPPCAT", "STARTDY"),
     )
-
-
-def consort_counts(participants: list[tuple[str, str, list[str], list[str]]], data: AnalysisData) -> dict[str, Any]:
-    """CONSORT counts from the screening log: (status, verdict, failed, unknown) per screened participant.
-
-    Excluded participants are counted by their first failed criterion (or the first criterion that
-    could not be decided), as for a simulated trial.
-    """
-    excluded: Counter[str] = Counter()
-    for _status, verdict, failed, unknown in participants:
-        if verdict == "eligible":
-            continue
-        reason = failed[0] if failed else f"incomplete: {unknown[0]}" if unknown else "not screened"
-        excluded[reason] += 1
-    adsl = data.adsl
-    primary = data.adlb.filter(pl.col("ANL01FL") == "Y")["USUBJID"]
-    eligible_waiting = sum(1 for status, verdict, _, _ in participants if verdict == "eligible") - adsl.height
-    return {
-        "screened": len(participants),
-        "excluded": dict(sorted(excluded.items())),
-        "eligible_not_randomized": max(eligible_waiting, 0),
-        "randomized": adsl.height,
-        "treated": int((adsl["MITTFL"] == "Y").sum()),
-        "analysed_primary": int(
-            adsl.filter((pl.col("MITTFL") == "Y") & pl.col("USUBJID").is_in(primary.implode())).height
-        ),
-        "analysed_mortality": int((adsl["ITTFL"] == "Y").sum()),
-    }

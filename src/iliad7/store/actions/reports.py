@@ -17,7 +17,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from django.db import transaction
 
@@ -27,8 +26,6 @@ from iliad7.errors import AccessDenied, ActionRefused
 from iliad7.store import access
 from iliad7.store.actions._common import check_channel
 from iliad7.store.models import User
-
-_ARM_COLUMNS = ("TRT01P", "TRT01A", "ACTARM")
 
 
 @dataclass(frozen=True)
@@ -46,19 +43,7 @@ def may_see_closed_report(user: User, *, closed_session: bool = False) -> bool:
     return can_see_arm(roles, closed_session=closed_session)
 
 
-def _without_arms(data: Any) -> Any:
-    import polars as pl
-
-    from iliad7.analysis.datasets import AnalysisData
-
-    frames = {}
-    for name, frame in data.frames().items():
-        present = [c for c in _ARM_COLUMNS if c in frame.columns]
-        frames[name] = frame.with_columns([pl.lit(None, dtype=pl.String).alias(c) for c in present])
-    return AnalysisData(**frames)
-
-
-def _screening_log(user: User) -> list[tuple[str, str, list[str], list[str]]]:
+def _screening_log(user: User) -> list[tuple[str, list[str], list[str]]]:
     from iliad7.store.actions import latest_screening
 
     log = []
@@ -66,7 +51,7 @@ def _screening_log(user: User) -> list[tuple[str, str, list[str], list[str]]]:
         screening = latest_screening(participant)
         if screening is None:
             continue
-        log.append((participant.status, screening.verdict, list(screening.failed), list(screening.unknown)))
+        log.append((screening.verdict, list(screening.failed), list(screening.unknown)))
     return log
 
 
@@ -85,8 +70,9 @@ def write_trial_report(
     """
     from iliad7.analysis.analyses import run_all
     from iliad7.analysis.ard import snapshot_hash
-    from iliad7.analysis.report import write_report
-    from iliad7.standards.analysis_data import analysis_data, consort_counts
+    from iliad7.analysis.consort import consort_counts
+    from iliad7.analysis.report import without_arms, write_report
+    from iliad7.standards.analysis_data import analysis_data
     from iliad7.standards.sdtm import build_sdtm
     from iliad7.standards.snapshot import read_snapshot
 
@@ -105,7 +91,7 @@ def write_trial_report(
         raise ActionRefused("closed report refused: the arm of some participants cannot be read by this user")
     data = analysis_data(snapshot, build_sdtm(snapshot))
     if not closed:
-        data = _without_arms(data)
+        data = without_arms(data)
     consort = consort_counts(_screening_log(user), data)
     results = run_all(data)
     kind = "closed" if closed else "open"
