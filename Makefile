@@ -15,13 +15,14 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 # The demo: the protocol loaded, one user per role (password below, TOTP secrets printed),
-# a simulated cohort of 48 part-way through follow-up (day 20), and the web app.
+# a simulated cohort of 48 part-way through follow-up (day 20), and the web app on port $(PORT) (`PORT=8001 make run`).
 DEMO_PASSWORD ?= iliad7-demo-only
+PORT ?= 8000
 run: install
 	$(BIN)/iliad7 init
 	@echo "$(DEMO_PASSWORD)" | $(BIN)/iliad7 web demo-users --password-stdin
 	$(BIN)/iliad7 simulate cohort --n 48 --seed 20201220 --as-of 20 --if-empty
-	$(BIN)/iliad7 serve --host 127.0.0.1 --port 8000
+	$(BIN)/iliad7 serve --host 127.0.0.1 --port $(PORT)
 
 lint: install
 	$(BIN)/ruff check src tests bench
@@ -29,7 +30,8 @@ lint: install
 
 typecheck: install
 	$(BIN)/mypy src/iliad7/scores src/iliad7/eligibility src/iliad7/protocol \
-		src/iliad7/randomization src/iliad7/dosing src/iliad7/schedule src/iliad7/simulate src/iliad7/analysis src/iliad7/capture
+		src/iliad7/randomization src/iliad7/dosing src/iliad7/schedule src/iliad7/simulate src/iliad7/analysis src/iliad7/capture src/iliad7/prescreen \
+		src/iliad7/web/charts.py src/iliad7/web/trial_figures.py
 
 unit: install
 	$(BIN)/python -m pytest

@@ -19,8 +19,9 @@ import orjson
 sys.path.insert(0, str(Path(__file__).parent))
 
 from analysis_bench import bench_analysis
+from prescreen_bench import bench_prescreen
 from screening_inputs import generate
-from simulate_bench import bench_power
+from simulate_bench import bench_cohort_seeds, bench_power
 
 SCREEN_RECORDS = 100_000
 SCREEN_TARGET_S = 5.0
@@ -85,8 +86,16 @@ def bench_cohort() -> None:
         print(f"report of the database: 48 participants, closed report in {elapsed:.1f} s (target < 10 s)")
 
 
+BENCHMARKS = {
+    "screen": bench_screen,
+    "power": bench_power,
+    "cohort": bench_cohort,
+    "analysis": bench_analysis,
+    "prescreen": bench_prescreen,
+    "cohort-seeds": bench_cohort_seeds,
+}
+
 if __name__ == "__main__":
-    bench_screen()
-    bench_power()
-    bench_cohort()
-    bench_analysis()
+    # `python bench/run.py [NAME ...]`: the named benchmarks only (default: all, as `make bench` runs them).
+    for name in sys.argv[1:] or list(BENCHMARKS):
+        BENCHMARKS[name]()

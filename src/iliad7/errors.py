@@ -44,11 +44,23 @@ class InvalidTransition(Iliad7Error):
 
 
 class ReauthenticationFailed(Iliad7Error):
-    """A signature's password or second factor did not match; `field` names which."""
+    """A signature's or unblinding's secrets did not match; `field` is `credentials` (which one is not said)."""
 
     def __init__(self, field: str, message: str) -> None:
         super().__init__(f"{field}: {message}")
         self.field = field
+
+
+class TooManyAttempts(Iliad7Error):
+    """Too many failed secrets from this source for this user name: wait `retry_after` seconds (HTTP 429)."""
+
+    def __init__(self, retry_after: int) -> None:
+        minutes = max(1, -(-retry_after // 60))
+        super().__init__(
+            f"too many failed attempts from this address for this user: try again in {minutes} minute"
+            f"{'s' if minutes != 1 else ''}"
+        )
+        self.retry_after = retry_after
 
 
 class ActionRefused(Iliad7Error):

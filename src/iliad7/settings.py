@@ -10,9 +10,17 @@
 - `ILIAD7_ALLOWED_HOSTS`: comma-separated host names (default local only).
 - `ILIAD7_HTTPS=1`: behind TLS; marks the session and CSRF cookies Secure.
 - `ILIAD7_LOG_LEVEL` (default INFO): level of iliad7's JSON log lines (one per request at INFO).
-- `ILIAD7_SESSION_IDLE_MINUTES` (default 15): idle session timeout.
+- `ILIAD7_SESSION_IDLE_MINUTES` (default 15): idle session timeout (a signed
+  activity cookie, `iliad7.web.idle`: no database write per request).
+- `ILIAD7_SESSION_MAX_HOURS` (default 12): the longest a session lives, active or not.
+- `ILIAD7_CHECKPOINT_KEY` (default `ILIAD7_HOME/keys/checkpoint-ed25519.pem`):
+  the Ed25519 key that signs the audit chain's checkpoints, made on first use (0600).
+- `ILIAD7_CHECKPOINT_SINKS` (default `file:ILIAD7_HOME/audit/checkpoints.jsonl`):
+  comma-separated places the signed checkpoints go (`iliad7.audit.sinks`).
 - `ILIAD7_CONCENTRATION_UG_PER_ML`: the drug product's concentration, offered
   on the pharmacist's worksheet (configured; the protocol gives no default).
+- `ILIAD7_RESUPPLY_AT_VIALS`: usable vials below which the unblinded pharmacist
+  sees a re-supply alert (default: the protocol's number of doses, 7).
 
 Pages load nothing from outside the server: a Content-Security-Policy limits
 every kind of resource to this origin (`SECURE_CSP`).
@@ -79,10 +87,16 @@ MIDDLEWARE = [
     "django.middleware.csp.ContentSecurityPolicyMiddleware"
     if django.VERSION >= (6, 0)
     else "iliad7.web.security.ContentSecurityPolicyMiddleware",
+    # Pages and API answers hold patient data: Cache-Control no-store unless a response says otherwise.
+    "iliad7.web.security.NoStoreMiddleware",
+    # A NUL character anywhere in a request is refused before any query (PostgreSQL cannot hold one).
+    "iliad7.web.security.NulCharacterMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # The idle timeout from a signed cookie: a GET never writes the session row.
+    "iliad7.web.idle.IdleTimeoutMiddleware",
     "django_otp.middleware.OTPMiddleware",
     # Signed-in users whose roles need TOTP reach nothing until they give it.
     "iliad7.store.login.SecondFactorRequiredMiddleware",
@@ -106,7 +120,9 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "iliad7.web.context.navigation",
-            ]
+            ],
+            # `when` and friends (readable times with their zone) on every page without a {% load %}.
+            "builtins": ["iliad7.web.templatetags.iliad7_format"],
         },
     }
 ]
@@ -159,20 +175,34 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"  # the web app's home page for the user's roles
 
-# Lockout after repeated failed logins (21 CFR 11.300(d)): 5 failures lock the
-# account (by user name, from any address) for an hour; a success resets the
-# count. Not by address: the hospitals' users share a few NAT addresses, and a
-# lockout by address would lock a whole site out.
+# Failed secrets (21 CFR 11.300(d); iliad7.store.throttle): counted per user name *and* source address,
+# so that nobody can lock someone else out from elsewhere (the hospitals' users share a few NAT
+# addresses: per address alone would lock a whole site; per user name alone would let anyone lock any
+# account). After 5 failures the pair waits 1 minute, then 2, 4, 8, ... up to an hour (the handler's
+# progressive delay); failures are forgotten a day after the last one, or when the user completes a
+# sign-in from that source (so a correct password alone does not reset the second factor's count).
+# The second factor, e-signatures and emergency unblinding count their failures here too.
+AXES_HANDLER = "iliad7.store.throttle.ProgressiveAxesHandler"
 AXES_FAILURE_LIMIT = 5
-AXES_COOLOFF_TIME = 1  # hours
-AXES_LOCKOUT_PARAMETERS = ["username"]
-SILENCED_SYSTEM_CHECKS = ["axes.W006"]  # "no ip_address in AXES_LOCKOUT_PARAMETERS": see above
-AXES_RESET_ON_SUCCESS = True
+AXES_COOLOFF_TIME = 24  # hours: how long failures are remembered (the lock itself is the progressive delay)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = False  # iliad7.store.security_events resets at the end of a full sign-in
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False  # retrying while locked does not lengthen the lock
+AXES_LOCKOUT_CALLABLE = "iliad7.store.login.lockout_response"
+AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "password", "otp_token"]
 AXES_VERBOSE = False
+# django-otp's per-device throttle would let anyone holding the password make the device refuse even
+# the right code; the (user, source) count above replaces it.
+OTP_TOTP_THROTTLE_FACTOR = 0
 
-# Idle timeout: the cookie lives N minutes and is renewed on every request.
-SESSION_COOKIE_AGE = int(os.environ.get("ILIAD7_SESSION_IDLE_MINUTES", "15")) * 60
-SESSION_SAVE_EVERY_REQUEST = True
+# Idle timeout: a signed activity cookie renewed on every response (iliad7.web.idle), so that a
+# request that only reads writes nothing (saving the session on every request made each page view
+# a database write). The session row itself lives at most SESSION_COOKIE_AGE.
+ILIAD7_SESSION_IDLE_SECONDS = int(os.environ.get("ILIAD7_SESSION_IDLE_MINUTES", "15")) * 60
+SESSION_COOKIE_AGE = int(os.environ.get("ILIAD7_SESSION_MAX_HOURS", "12")) * 3600
+SESSION_SAVE_EVERY_REQUEST = False
+# Messages in a signed cookie, never in the session: showing one must not write the session row.
+MESSAGE_STORAGE = "django.contrib.messages.storage.cookie.CookieStorage"
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
@@ -201,8 +231,21 @@ SECURE_CSP = {
 }
 
 ILIAD7_CONCENTRATION_UG_PER_ML = os.environ.get("ILIAD7_CONCENTRATION_UG_PER_ML", "").strip()
+# Usable vials below which the unblinded pharmacist is told to re-supply (default: one full course, 7).
+ILIAD7_RESUPPLY_AT_VIALS = os.environ.get("ILIAD7_RESUPPLY_AT_VIALS", "").strip()
 
 OTP_TOTP_ISSUER = "iliad7 ILIAD-7-US-O"
+
+# The audit chain's head, signed after every committed write, outside the database (iliad7.audit.anchor).
+ILIAD7_CHECKPOINT_KEY = str(
+    Path(os.environ.get("ILIAD7_CHECKPOINT_KEY", "").strip() or ILIAD7_HOME / "keys" / "checkpoint-ed25519.pem")
+)
+_DEFAULT_CHECKPOINT_SINK = f"file:{ILIAD7_HOME / 'audit' / 'checkpoints.jsonl'}"
+ILIAD7_CHECKPOINT_SINKS = [
+    url.strip()
+    for url in (os.environ.get("ILIAD7_CHECKPOINT_SINKS", "").strip() or _DEFAULT_CHECKPOINT_SINK).split(",")
+    if url.strip()
+]
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import polars as pl
 import pytest
 
@@ -350,3 +351,52 @@ def test_readmissions_count_stays_after_the_first_and_exposure_after_discharge()
         (0, 0, 45, 35),
         (0, 0, 15, 0),
     ]
+
+
+# ------------------------------------------------------------------ follow-up short of the horizon (issue 17)
+
+
+def test_osfd_is_unknown_until_the_window_is_over_at_the_data_cut() -> None:
+    """Randomized today (follow-up day 0) or at day 20: no OSFD45 yet, never 46 free days not yet lived."""
+    frame = derive_osfd(
+        adsl(
+            {"USUBJID": "A", "LSTALVDY": 0},
+            {"USUBJID": "B", "LSTALVDY": 20},
+            {"USUBJID": "C", "LSTALVDY": 45},
+            {"USUBJID": "D", "LSTALVDY": 3, "DTHDY": 3},
+        ),
+        support(),
+        window_days=HORIZON,
+    )
+    assert frame["OSFD45"].to_list() == [None, None, 46, -1]
+
+
+def test_stays_are_censored_at_the_data_cut_not_at_the_horizon() -> None:
+    """Still in hospital (and in the ICU) at day 20 of follow-up: censored at day 20, 21 ICU days at most."""
+    subjects = adsl({"USUBJID": "A", "LSTALVDY": 20})
+    hospital = derive_hospital_los(subjects, horizon_day=HORIZON)
+    assert hospital.select("AVAL", "EVENTCD", "CNSR").rows() == [(20.0, 0, 1)]
+    icu = derive_icu_los(subjects, stays(("A", "ICU", 0, None)), horizon_day=HORIZON)
+    assert icu.select("AVAL", "EVENTCD").rows() == [(21.0, 0)]
+
+
+def test_survival_is_not_claimed_beyond_the_longest_follow_up() -> None:
+    from iliad7.analysis import fit
+
+    with pytest.raises(fit.NotEstimable, match="follow-up reaches day 20"):
+        fit.km_at(np.array([5.0, 20.0, 20.0]), np.array([1.0, 0.0, 0.0]), 45)
+    # everyone died before the horizon: survival at day 45 is known (zero)
+    assert fit.km_at(np.array([5.0, 9.0]), np.array([1.0, 1.0]), 45).survival == 0.0
+    # followed to the horizon: estimable as before
+    assert fit.km_at(np.array([5.0, 45.0]), np.array([1.0, 0.0]), 45).survival == pytest.approx(0.5)
+
+
+def test_osfd_last_contact_in_the_d45_visit_window_closes_the_window() -> None:
+    frame = derive_osfd(
+        adsl({"USUBJID": "A", "LSTALVDY": 42}, {"USUBJID": "B", "LSTALVDY": 41}),
+        support(),
+        window_days=HORIZON,
+        grace_days=protocol_days().horizon_window,
+    )
+    assert protocol_days().horizon_window == 3
+    assert frame["OSFD45"].to_list() == [46, None]

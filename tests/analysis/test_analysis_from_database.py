@@ -23,6 +23,7 @@ pytestmark = pytest.mark.django_db
 REPO = Path(__file__).resolve().parents[2]
 PASSWORD = "correct-horse-battery-staple"
 N, SEED = 10, 11
+ALLOCATION_SEED = 1_011_011  # the test statistician's own seed: a reproducible trial
 
 
 @pytest.fixture
@@ -32,7 +33,7 @@ def trial(db: None) -> dict[str, Any]:
     from iliad7.store.simulation import run_simulated_cohort
 
     load_protocol_version(REPO / "protocols" / "iliad-7-us-o.yaml", channel="system")
-    run_simulated_cohort(n=N, seed=SEED)
+    run = run_simulated_cohort(n=N, seed=SEED, allocation_seed=ALLOCATION_SEED, course_key=SEED)
 
     def make(username: str, roles: list[str], sites: list[str]) -> Any:
         return add_user(username, password=PASSWORD, roles=roles, sites=sites, full_name=username.title(),
@@ -43,7 +44,18 @@ def trial(db: None) -> dict[str, Any]:
         "blinded": make("bstat", ["blinded-statistician"], []),
         "dsmb": make("dsmb", ["dsmb-member"], []),
         "coordinator": User.objects.get(username="sim-coordinator-mskcc"),
+        "cohort": run.cohort,
     }
+
+
+def _open_session(trial: dict[str, Any]) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from iliad7.store.actions.dsmb import schedule_closed_session
+
+    now = datetime.now(UTC)
+    schedule_closed_session(members=["dsmb"], starts_at=now - timedelta(minutes=5), ends_at=now + timedelta(hours=1),
+                            purpose="interim review", acting_user=trial["unblinded"], channel="cli")  # fmt: skip
 
 
 def _ard(folder: Path) -> list[dict[str, Any]]:
@@ -121,6 +133,10 @@ def test_closed_report_is_refused_to_blinded_users_and_given_to_the_dsmb_only_in
     with pytest.raises(AccessDenied, match=r"report\.view"):
         write_trial_report(trial["coordinator"], tmp_path / "c", channel="cli")
     assert not (tmp_path / "b").exists() and not (tmp_path / "d").exists() and not (tmp_path / "c").exists()
+    # Saying that the board sits closed is not enough: the unblinded statistician schedules the session.
+    with pytest.raises(AccessDenied, match="closed report"):
+        write_trial_report(trial["dsmb"], tmp_path / "d", closed=True, closed_session=True, channel="cli")
+    _open_session(trial)
     session = write_trial_report(trial["dsmb"], tmp_path / "session", closed_session=True, channel="cli")
     statistician = write_trial_report(trial["unblinded"], tmp_path / "stat", channel="cli")
     assert session.closed and statistician.closed
@@ -200,7 +216,7 @@ def test_the_database_path_reproduces_the_simulation_path(trial: dict[str, Any],
     from_database = {(r["analysis_id"], r["statistic"]): r["value"] for r in _ard(tmp_path)}
     simulated = {
         (result.analysis_id, estimate.statistic): estimate.value
-        for result in run_all(simulated_trial(N, SEED).data)
+        for result in run_all(simulated_trial(N, SEED, trial["cohort"]).data)
         for estimate in result.estimates
     }
     compared = [

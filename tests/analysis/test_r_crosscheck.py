@@ -8,8 +8,9 @@ log-log CIs for Kaplan-Meier, Efron ties, and the Wilcoxon test exact exactly wh
 correction on both sides. The mixed model is compared with nlme::lme (random intercept, REML) on
 the estimate and its standard error, also to 1e-6.
 
-Without ``Rscript`` the tests are skipped on a developer machine, and fail under ``CI`` (CI
-installs R with scripts/install-r).
+Without ``Rscript``, or without the R package a program loads (``library(ordinal)``...), that
+test is skipped on a developer machine, naming what is missing, and fails under ``CI`` (CI
+installs R and the packages with scripts/install-r).
 """
 
 from __future__ import annotations
@@ -42,7 +43,27 @@ def _rscript() -> str:
     return path
 
 
+def _missing_packages(rscript: str, script: str) -> list[str]:
+    """The R packages `script` loads with library() that this R does not have."""
+    import re
+
+    wanted = re.findall(r"library\((\w+)\)", (R_DIR / script).read_text())
+    if not wanted:
+        return []
+    probe = "cat(Filter(function(p) !requireNamespace(p, quietly = TRUE), c({})), sep = ' ')".format(
+        ", ".join(f'"{name}"' for name in wanted)
+    )
+    found = subprocess.run([rscript, "-e", probe], capture_output=True, text=True, timeout=120, check=False)
+    return found.stdout.split()
+
+
 def _run(script: str, *args: str) -> dict[str, float]:
+    missing = _missing_packages(_rscript(), script)
+    if missing:
+        message = f"R package(s) {', '.join(missing)} missing for {script}: run scripts/install-r"
+        if os.environ.get("CI"):
+            pytest.fail(message + " (CI must install them)")
+        pytest.skip(message)
     result = subprocess.run(
         [_rscript(), str(R_DIR / script), *args], capture_output=True, text=True, timeout=120, check=False
     )

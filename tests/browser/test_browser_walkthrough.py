@@ -12,9 +12,16 @@ investigator, the unblinded pharmacist's preparation, dose 1 of the walked
 participant and dose 2 refused inside 72 h, doses 1 and 2 of the participant
 randomized earlier, labs with a query raised by the monitor and answered by
 the coordinator, an adverse event with its grade, discharge, end of study and
-the investigator's signature of the casebook. A screenshot of each step goes
-to `test-artifacts/browser/`. Any request to another host is refused and
-fails the test, and so does a Content-Security-Policy report.
+the investigator's signature of the casebook; the coordinator's landing page
+(the record-status dashboard) and worklist, and a data manager's export
+downloaded as a zip. A screenshot of each step goes to
+`test-artifacts/browser/`. Any request to another host is refused and fails
+the test, and so does a Content-Security-Policy report.
+
+Accessibility: Deque's axe-core (bundled by `axe-playwright-python`) runs on
+every page the walk screenshots and, at the end, on every page in the
+navigation of every demo user; a serious or critical violation (WCAG 2.1 A and
+AA rules and axe's best practices) fails the test, listed by page and rule.
 
 Skipped when /usr/bin/chromium or the `playwright` module is missing, unless
 CI is set: then their absence fails (CI installs them, `scripts/install-browser`).
@@ -23,6 +30,7 @@ CI is set: then their absence fails (CI installs them, `scripts/install-browser`
 from __future__ import annotations
 
 import base64
+import io
 import json
 import os
 import re
@@ -32,6 +40,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+import zipfile
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -49,6 +58,11 @@ PASSWORD = "walkthrough-password-9f3c1e"
 SEED = "918273645546372819"
 LOT = "LOT-WALK-1"
 EARLY_RANDOMIZATION = timedelta(hours=74)  # dose 1 an hour after it, dose 2 now: 73 h apart
+# The WCAG 2.0/2.1 A and AA rules and axe's best practices; only violations are returned.
+AXE_OPTIONS = {
+    "runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"]},
+    "resultTypes": ["violations"],
+}
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -120,6 +134,7 @@ class Server:
         self.process: subprocess.Popen[bytes] | None = None
         self.base = ""
         self.totp: dict[str, str] = {}
+        self.users: list[str] = []  # every demo user, one per role (and site)
         self.early = ""  # the participant randomized three days before the walk
 
     def run(self, *args: str, stdin: str | None = None) -> str:
@@ -133,6 +148,7 @@ class Server:
         self.run("init")
         rows = json.loads(self.run("web", "demo-users", "--password-stdin", "--json", stdin=PASSWORD + "\n"))
         self.totp = {row["username"]: row["totp"] for row in rows if row["totp"]}
+        self.users = [row["username"] for row in rows]
         self.run("randomization", "generate", "--seed", SEED, "--as", "demo-unblinded-statistician")
         expiry = (date.today() + timedelta(days=365)).isoformat()
         self.run(
@@ -252,10 +268,36 @@ class Walk:
         self.page: Any = None
         self.outside: list[str] = []
         self.csp: list[str] = []
+        self.inaccessible: dict[str, list[str]] = {}  # page -> its serious or critical axe violations
+        self.axe: Any = None
+        self.totp_steps: dict[str, int] = {}  # user -> the 30-s step of the last code used (a code is used once)
+
+    def code(self, username: str) -> str:
+        """The user's current authenticator code, waiting for the next step if this one's code was used."""
+        if self.totp_steps.get(username) == int(time.time() // 30):
+            time.sleep(30 - time.time() % 30 + 0.5)
+        self.totp_steps[username] = int(time.time() // 30)
+        return totp_code(self.server.totp[username])
 
     def shot(self, name: str) -> None:
         self.step += 1
         self.page.screenshot(path=str(ARTIFACTS / f"{self.step:02d}-{name}.png"), full_page=True)
+        self.check_accessibility(name)
+
+    def check_accessibility(self, name: str) -> None:
+        """Run axe-core on the page as it stands; keep its serious and critical violations under `name`."""
+        if self.axe is None:
+            from axe_playwright_python.sync_playwright import Axe
+
+            self.axe = Axe()
+        results = self.axe.run(self.page, options=AXE_OPTIONS).response
+        found = [
+            f"{v['id']} ({v['impact']}): {v['help']} at {', '.join(str(n['target']) for n in v['nodes'][:3])}"
+            for v in results["violations"]
+            if v.get("impact") in ("serious", "critical")
+        ]
+        if found:
+            self.inaccessible[f"{name} {urlsplit(self.page.url).path}"] = found
 
     def sign_in(self, username: str, *, width: int = 1280) -> Any:
         if self.context is not None:
@@ -280,7 +322,7 @@ class Walk:
         page.get_by_role("button", name="Sign in").click()
         page.wait_for_load_state()
         if "second-factor" in page.url:
-            page.locator("#id_otp_token").fill(totp_code(self.server.totp[username]))
+            page.locator("#id_otp_token").fill(self.code(username))
             page.get_by_role("button", name="Verify").click()
             page.wait_for_load_state()
         assert "/accounts/" not in page.url, page.content()[:2000]
@@ -380,8 +422,9 @@ def _walk(walk: Walk) -> None:
     for number in (sn, early):
         walk.go(f"/participants/{number}/pharmacy/")
         for dose in ("1", "2"):
-            page.get_by_label("Dose number").fill(dose)
-            page.get_by_label("Lot", exact=True).fill(LOT)
+            # Dose and lot come from lists: the doses still due and the usable, unexpired lots.
+            page.get_by_label("Dose number").select_option(dose)
+            page.get_by_label(re.compile(r"^Lot\b")).select_option(LOT)
             page.get_by_role("button", name="Record preparation").click()
             page.wait_for_load_state()
             assert "prepared" in page.locator(".messages").inner_text(), page.content()[:3000]
@@ -509,7 +552,7 @@ def _walk(walk: Walk) -> None:
     assert "saved" in page.locator(".messages").inner_text()
     walk.shot("discharge-recorded")
     walk.go(f"/participants/{sn}/calendar/")
-    assert "not applicable" in page.locator("table.calendar").inner_text() + page.content()
+    assert "not applicable" in (page.locator("table.calendar").inner_text() + page.content()).lower()
     walk.shot("calendar-after-discharge")
     walk.go(f"/participants/{sn}/forms/END-OF-STUDY/?instance=1")
     walk.fill_form(
@@ -520,18 +563,65 @@ def _walk(walk: Walk) -> None:
     assert "saved" in page.locator(".messages").inner_text()
     walk.shot("end-of-study")
 
+    # -- on a phone (390 px) the participant list and the calendar keep every status cell in view (issue 17)
+    page = walk.sign_in("demo-coordinator-mskcc", width=390)
+    for path, table in (("/participants/", "table.stack"), (f"/participants/{sn}/calendar/", "table.calendar")):
+        walk.go(path)
+        cells = page.locator(f"{table} td[data-label='Status']")
+        assert cells.count() > 0, path
+        for index in range(cells.count()):
+            box = cells.nth(index).bounding_box()
+            assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390, (path, index, box)
+    walk.shot("calendar-on-a-phone")
+
     # -- the investigator signs the casebook (password and authenticator code again)
     page = walk.sign_in("demo-investigator-mskcc")
     walk.go(f"/participants/{sn}/casebook/")
     assert page.locator("#casebook-ready").inner_text() == "yes"
     page.get_by_label("Password", exact=True).fill(PASSWORD)
-    page.get_by_label("Authenticator code").fill(totp_code(walk.server.totp["demo-investigator-mskcc"]))
+    page.get_by_label("Authenticator code").fill(walk.code("demo-investigator-mskcc"))
     page.get_by_role("button", name="Sign the casebook").click()
     page.wait_for_load_state()
     signature = page.locator("#signatures").inner_text()
     assert "Signed by" in signature and "I approve this casebook" in signature and "valid" in signature
     walk.shot("casebook-signed")
+
+    # -- the coordinator's day: the record-status dashboard is the landing page, the worklist one click away
+    page = walk.sign_in("demo-coordinator-mskcc")
+    assert urlsplit(page.url).path == "/dashboard/", page.url
+    assert sn in page.locator("table.record-status").inner_text()
+    walk.shot("coordinator-lands-on-record-status")
+    page.get_by_role("navigation", name="Main").get_by_role("link", name=re.compile(r"^Worklist")).click()
+    page.wait_for_load_state()
+    assert page.locator("h1").inner_text() == "Worklist"
+    walk.shot("coordinator-worklist")
+
+    # -- a data manager exports SDTM from the web app: built in the background with progress, then downloaded
+    page = walk.sign_in("demo-data-manager")
+    walk.go("/exports/")
+    assert page.locator("h1").inner_text() == "Data exports", page.content()[:2000]
+    page.get_by_role("radio", name=re.compile(r"SDTM")).check()
+    page.get_by_role("button", name="Start the export").click()
+    page.locator("#export-download").wait_for(timeout=120_000)  # the status polls (HTMX) until the zip is built
+    walk.shot("data-manager-export-ready")
+    with page.expect_download() as download:
+        page.locator("#export-download").click()
+    names = zipfile.ZipFile(io.BytesIO(Path(download.value.path()).read_bytes())).namelist()
+    assert any(n.endswith("/dm.xpt") for n in names) and any(n.endswith("/define.xml") for n in names), names
+
+    # -- every page in the navigation of every demo user passes axe-core
+    for username in walk.server.users:
+        page = walk.sign_in(username)
+        for href in (
+            page.get_by_role("navigation", name="Main")
+            .get_by_role("link")
+            .evaluate_all("links => links.map(a => a.getAttribute('href'))")
+        ):
+            walk.go(href)
+            walk.check_accessibility(username)
     walk.context.close()
+
+    assert walk.inaccessible == {}, json.dumps(walk.inaccessible, indent=1)
 
     assert walk.outside == [], walk.outside
     assert walk.csp == [], walk.csp
@@ -545,3 +635,19 @@ def test_a_missing_browser_is_skipped_locally_and_fails_under_ci(monkeypatch: py
     monkeypatch.setenv("CI", "true")
     with pytest.raises(pytest.fail.Exception, match="CI is set"):
         _browser_or_skip()
+
+
+def test_the_accessibility_check_fails_a_page_with_an_unlabelled_field_and_no_language() -> None:
+    """The axe-core check of the walk can fail: a page with an unlabelled input and no `lang` is caught."""
+    sync_api = _browser_or_skip()
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        try:
+            walk = Walk(browser, Server(Path("/nonexistent")))
+            walk.page = browser.new_page()
+            walk.page.set_content("<!doctype html><html><head><title>t</title></head><body><input></body></html>")
+            walk.check_accessibility("bad")
+        finally:
+            browser.close()
+    (found,) = walk.inaccessible.values()
+    assert {line.split(" ")[0] for line in found} >= {"label", "html-has-lang"}, found

@@ -54,6 +54,7 @@ VALID: dict[str, tuple[str, dict[str, Any]]] = {
         "onset_date": "2026-11-22", "infection_site": "bloodstream", "organism_type": "bacterial",
         "organism": "Klebsiella pneumoniae", "culture_confirmed": "yes",
     }),
+    "DEMOGRAPHICS": ("SCREENING", {"collected_on": "2026-11-20", "race": "white", "ethnicity": "not_reported"}),
     "ADVERSE-EVENT": ("", {
         "term": "Lymphocyte count decreased", "grade": "3", "onset_date": "2026-11-21", "serious": "no",
         "relatedness": "possible", "expected": "no", "outcome": "recovering",
@@ -205,6 +206,23 @@ def test_a_date_in_the_future_is_refused() -> None:
 def test_a_serious_event_without_awareness_time_is_refused() -> None:
     result = check("ADVERSE-EVENT", {**VALID["ADVERSE-EVENT"][1], "serious": "yes"})
     assert [m.check for m in result.messages_for("awareness_at")] == ["AE-AWARE"]
+
+
+def test_a_serious_event_names_its_criterion_and_a_non_serious_one_none() -> None:
+    serious = {**VALID["ADVERSE-EVENT"][1], "serious": "yes", "awareness_at": "2026-11-21T10:00:00-05:00"}
+    assert [m.check for m in check("ADVERSE-EVENT", serious).messages_for("sae_death")] == ["AE-SERIOUS-WHY"]
+    assert check("ADVERSE-EVENT", {**serious, "sae_hospitalization": "yes"}).ok
+    assert not check("ADVERSE-EVENT", {**serious, "sae_hospitalization": "no"}).ok  # a "no" is no criterion
+    not_serious = {**VALID["ADVERSE-EVENT"][1], "sae_life_threatening": "yes"}
+    assert [m.check for m in check("ADVERSE-EVENT", not_serious).messages_for("sae_death")] == ["AE-NOT-SERIOUS"]
+    assert check("ADVERSE-EVENT", {**VALID["ADVERSE-EVENT"][1], "sae_life_threatening": "no"}).ok
+
+
+def test_a_fatal_outcome_is_the_death_criterion() -> None:
+    fatal = {**VALID["ADVERSE-EVENT"][1], "outcome": "fatal", "serious": "yes", "sae_life_threatening": "yes",
+             "awareness_at": "2026-11-21T10:00:00-05:00"}  # fmt: skip
+    assert "AE-FATAL" in [m.check for m in check("ADVERSE-EVENT", fatal).messages_for("sae_death")]
+    assert check("ADVERSE-EVENT", {**fatal, "sae_death": "yes"}).ok
 
 
 def test_a_missed_dose_needs_its_reason() -> None:

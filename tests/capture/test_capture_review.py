@@ -250,7 +250,7 @@ def test_a_serious_adverse_event_shows_its_24_hour_clock_to_the_investigator(
     from iliad7.store.actions.queries import sae_clocks
 
     save("ADVERSE-EVENT", AE)
-    save("ADVERSE-EVENT", {**AE, "serious": "no", "awareness_at": ""}, instance=2)
+    save("ADVERSE-EVENT", {**AE, "serious": "no", "sae_hospitalization": "", "awareness_at": ""}, instance=2)
     aware = datetime(2026, 11, 21, 22, 30, tzinfo=UTC)
     [clock] = sae_clocks(staff["inv"], at=aware + timedelta(hours=23))
     assert (clock.instance, clock.term, clock.deadline) == (1, "Febrile neutropenia", aware + timedelta(hours=24))

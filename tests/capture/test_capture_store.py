@@ -46,6 +46,7 @@ def every_form_bad() -> dict[str, tuple[str, dict[str, Any], str]]:
                               "relatedness": "possible", "expected": "no", "outcome": "recovering"}, "grade"),
         "DEATH": ("", {"death_date": "2020-01-01", "primary_cause": "covid_19", "cause_text": "COVID-19"}, "death_date"),
         "END-OF-STUDY": ("", {"end_status": "withdrew_consent", "end_date": today()}, "withdrawal_reason"),
+        "DEMOGRAPHICS": ("SCREENING", {"collected_on": today(), "race": "martian", "ethnicity": "unknown"}, "race"),
     }  # fmt: skip
 
 

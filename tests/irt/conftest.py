@@ -147,3 +147,29 @@ def cli_app() -> Any:
     store.register(app)
     irt.register(app)
     return app
+
+
+@pytest.fixture
+def drop_triggers() -> Callable[[], None]:
+    """drop_triggers(): remove every append-only trigger and transition guard, as an attacker with owner rights would.
+
+    The test database's triggers come back with the next test (each test runs in a rolled-back transaction;
+    on PostgreSQL DDL is transactional, on SQLite the flush wrapper and the next migrate recreate them).
+    """
+    from django.db import connection
+
+    from iliad7.store.triggers import all_create_statements, all_drop_statements
+
+    dropped: list[bool] = []
+
+    def drop() -> None:
+        with connection.cursor() as cursor:
+            for sql in all_drop_statements(connection.vendor):
+                cursor.execute(sql)
+        dropped.append(True)
+
+    yield drop  # type: ignore[misc]
+    if dropped:
+        with connection.cursor() as cursor:
+            for sql in all_create_statements(connection.vendor):
+                cursor.execute(sql)

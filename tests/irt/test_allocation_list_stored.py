@@ -1,4 +1,4 @@
-"""The stored allocation list: balanced, re-derivable from its seed, concealed from blinded roles."""
+"""The stored allocation list: balanced, its arms re-derivable from its sealed seed, concealed from blinded roles."""
 
 from __future__ import annotations
 
@@ -53,54 +53,110 @@ def test_stored_list_is_balanced_within_each_stratum_at_every_block_end(staff: d
         assert {s.block_size for s in rows} <= {2, 4}
 
 
-def test_same_seed_gives_the_same_stored_list_and_the_same_csv_bytes(staff: dict[str, Any]) -> None:
+def _without_kits(slots: list[Slot]) -> list[tuple[Any, ...]]:
+    return [(s.stratum, s.block, s.block_size, s.sequence, s.randomization_number, s.arm) for s in slots]
+
+
+def test_same_seed_gives_the_same_arms_but_fresh_kit_codes(staff: dict[str, Any]) -> None:
     from iliad7.store.actions import export_allocation_list, generate_allocation_list
 
     generate_allocation_list(seed=SEED, acting_user=staff["stat"], channel="cli", slots_per_stratum=20)
-    first = export_allocation_list(acting_user=staff["stat"], channel="cli").encode()
+    first_text = export_allocation_list(acting_user=staff["stat"], channel="cli")
     generate_allocation_list(
         seed=SEED, acting_user=staff["stat"], channel="cli", slots_per_stratum=20, reason="re-derivation check"
     )
-    second = export_allocation_list(acting_user=staff["stat"], channel="cli").encode()
-    assert first == second
-    assert first.decode().splitlines()[0] == ",".join(CSV_HEADER)
+    first, second = _slots(first_text), _slots(export_allocation_list(acting_user=staff["stat"], channel="cli"))
+    assert first_text.splitlines()[0] == ",".join(CSV_HEADER)
+    assert _without_kits(first) == _without_kits(second)
+    # Kit codes come from the OS generator, not the seed: the same seed shares none of them.
+    assert not {s.kit_code for s in first} & {s.kit_code for s in second}
     generate_allocation_list(
         seed=SEED + 1, acting_user=staff["stat"], channel="cli", slots_per_stratum=20, reason="other seed"
     )
-    assert export_allocation_list(acting_user=staff["stat"], channel="cli").encode() != first
+    third = _slots(export_allocation_list(acting_user=staff["stat"], channel="cli"))
+    assert [s.arm for s in third] != [s.arm for s in first]
 
 
-def test_stored_list_matches_the_pure_generator_for_its_seed(allocation: Any, staff: dict[str, Any]) -> None:
+def test_without_a_seed_each_list_gets_a_fresh_secret_one(staff: dict[str, Any]) -> None:
+    from iliad7.store.actions import export_allocation_list, generate_allocation_list
+
+    generate_allocation_list(acting_user=staff["stat"], channel="cli", slots_per_stratum=40)
+    first = _slots(export_allocation_list(acting_user=staff["stat"], channel="cli"))
+    generate_allocation_list(acting_user=staff["stat"], channel="cli", slots_per_stratum=40, reason="again")
+    second = _slots(export_allocation_list(acting_user=staff["stat"], channel="cli"))
+    assert [s.arm for s in first] != [s.arm for s in second]  # equal by chance about once in 2**40
+
+
+def test_stored_list_has_the_arms_the_pure_generator_gives_for_its_seed(allocation: Any, staff: dict[str, Any]) -> None:
     from iliad7.protocol import load_protocol
-    from iliad7.randomization import allocation_csv, generate_allocation_list, protocol_strata
+    from iliad7.randomization import generate_allocation_list, protocol_strata
     from iliad7.store.actions import export_allocation_list
 
     protocol = load_protocol()
     pure = generate_allocation_list(
         protocol.randomization, protocol_strata(protocol.sites), seed=SEED, slots_per_stratum=12
     )
-    assert export_allocation_list(acting_user=staff["stat"], channel="cli") == allocation_csv(pure, {})
+    stored = _slots(export_allocation_list(acting_user=staff["stat"], channel="cli"))
+    assert _without_kits(stored) == _without_kits(pure)
 
 
-def test_verify_detects_a_tampered_slot(allocation: Any, staff: dict[str, Any]) -> None:
+def test_the_seed_is_stored_only_sealed(allocation: Any, staff: dict[str, Any]) -> None:
+    from django.db import connection
+
+    from iliad7.store.blinding_key import open_seed
+    from iliad7.store.models import AllocationList
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT * FROM store_allocationlist")
+        columns = [c[0] for c in cursor.description]
+        row = dict(zip(columns, cursor.fetchone(), strict=True))
+    assert "seed" not in columns
+    assert all(str(SEED) not in str(value) for value in row.values())
+    assert open_seed(AllocationList.objects.get().sealed_seed) == SEED  # the server's key opens it
+
+
+def test_the_sealed_seed_does_not_open_under_another_key(
+    allocation: Any, staff: dict[str, Any], monkeypatch: Any
+) -> None:
+    from iliad7.store.actions import allocation_list_problems
+
+    monkeypatch.setenv("ILIAD7_BLINDING_KEY", "ab" * 32)
+    problems = allocation_list_problems(acting_user=staff["stat"])
+    assert any("cannot be opened" in p for p in problems)
+
+
+def test_verify_detects_a_tampered_slot(allocation: Any, staff: dict[str, Any], drop_triggers: Any) -> None:
+    from django.db import DatabaseError, transaction
+
+    from iliad7.audit.reconcile import reconcile
     from iliad7.store.actions import allocation_list_problems, verify_allocation_list
     from iliad7.store.models import AllocationSlot
 
     assert verify_allocation_list(acting_user=staff["stat"]) is True
+    assert reconcile().ok
     slot = AllocationSlot.objects.filter(allocation_list=allocation, stratum="MSKCC", sequence=1).get()
     flipped = "placebo" if slot.arm == "CYT107" else "CYT107"
-    AllocationSlot.objects.filter(pk=slot.pk).update(arm=flipped)  # tampering outside the actions
+    with pytest.raises(DatabaseError, match="refused"), transaction.atomic():
+        AllocationSlot.objects.filter(pk=slot.pk).update(arm=flipped)  # the guard refuses it
+    drop_triggers()
+    AllocationSlot.objects.filter(pk=slot.pk).update(arm=flipped)  # tampering with the guards dropped
     assert verify_allocation_list(acting_user=staff["stat"]) is False
     problems = allocation_list_problems(acting_user=staff["stat"])
     assert any(slot.randomization_number in p for p in problems)
+    found = [p for p in reconcile().problems if p.table == "store_allocationslot"]
+    assert [p.row for p in found] == [f"{slot.randomization_number} (id {slot.pk})"]
+    assert "differs from its list's generation record" in found[0].problem
 
 
-def test_verify_detects_a_changed_kit_code(allocation: Any, staff: dict[str, Any]) -> None:
+def test_verify_detects_a_changed_kit_code(allocation: Any, staff: dict[str, Any], drop_triggers: Any) -> None:
+    from iliad7.audit.reconcile import reconcile
     from iliad7.store.actions import verify_allocation_list
     from iliad7.store.models import AllocationSlot
 
+    drop_triggers()
     AllocationSlot.objects.filter(allocation_list=allocation, stratum="MDACC", sequence=3).update(kit_code="ZZZZZZ")
-    assert verify_allocation_list(acting_user=staff["stat"]) is False
+    assert verify_allocation_list(acting_user=staff["stat"]) is True  # the arms still re-derive...
+    assert any("MDACC-003" in p.row for p in reconcile().problems)  # ...but the slot is not what was generated
 
 
 @pytest.mark.parametrize("who", [*BLINDED, "rx"])

@@ -66,6 +66,25 @@ def test_generate_export_and_verify_through_the_cli(cli_app: Any, staff: dict[st
     assert verified.exit_code == 0 and json.loads(verified.stdout)["ok"] is True
 
 
+def test_generate_without_a_seed_draws_a_secret_one_and_never_prints_it(cli_app: Any, staff: dict[str, Any]) -> None:
+    from iliad7.store.blinding_key import open_seed
+    from iliad7.store.models import AllocationList, AuditRecord
+
+    generated = _run(cli_app, "randomization", "generate", "--as", "stat", "--slots", "8")
+    assert generated.exit_code == 0, generated.output
+    seed = open_seed(AllocationList.objects.get(active=True).sealed_seed)
+    assert seed >= 2**32  # 63 bits from the OS generator: not a guessable number
+    assert str(seed) not in generated.output and "warning" not in generated.output
+    assert all(str(seed) not in f"{r.old_value}{r.new_value}" for r in AuditRecord.objects.all())
+    verified = _run(cli_app, "randomization", "verify", "--as", "stat", "--json")
+    assert verified.exit_code == 0 and json.loads(verified.stdout)["ok"] is True
+
+
+def test_a_small_seed_is_warned_about(cli_app: Any, staff: dict[str, Any]) -> None:
+    done = _run(cli_app, "randomization", "generate", "--seed", "42", "--as", "stat", "--slots", "4")
+    assert done.exit_code == 0 and "can be guessed" in done.stderr
+
+
 @pytest.mark.parametrize("who", ["inv", "coord", "monitor", "bstat", "sponsor", "dsmb", "dm"])
 def test_blinded_user_cannot_export_the_list_from_the_cli(
     who: str, cli_app: Any, allocation: Any, tmp_path: Path

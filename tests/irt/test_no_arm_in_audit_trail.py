@@ -92,6 +92,9 @@ def test_no_audit_value_names_an_arm_after_a_whole_course(allocation: Any, staff
         channel="web",
     )
 
+    # The audited reads of what holds an arm (issue 16) are in the trail too, and must not name it either.
+    assert actions.pharmacy_worksheet(p, acting_user=staff["rx"], channel="web")
+    actions.unblinding_events(staff["dsmb"], channel="web")
     actions_seen = set(AuditRecord.objects.values_list("action", flat=True))
     assert {
         "participant.randomize",
@@ -100,6 +103,9 @@ def test_no_audit_value_names_an_arm_after_a_whole_course(allocation: Any, staff
         "unblinding",
         "export",
         "drug.wasted",
+        "read.pharmacy_worksheet",
+        "read.allocation_list",
+        "read.unblinding_events",
     } <= actions_seen
     leaks = [
         (r.id, r.action)

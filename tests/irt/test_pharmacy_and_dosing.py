@@ -343,3 +343,78 @@ def test_a_dose_given_after_a_not_given_form_corrects_the_form_with_a_reason(
     assert form["given"] == ("true", "") and form["not_given_reason"] == ("", "")
     correction = ItemValue.objects.get(participant=p, form="STUDY-DRUG", item="given", version=2)
     assert correction.reason == "dose 1 recorded as given"
+
+
+# --- a dose given is corrected by a signed correction, never updated (issue 16) -------------------
+
+
+def _correct(participant: Any, staff: dict[str, Any], dose: int, **kw: Any) -> Any:
+    from iliad7.store.actions import correct_dose
+
+    from .conftest import totp_token
+
+    user = kw.pop("user", staff["inv"])
+    return correct_dose(
+        participant, dose, reason=kw.pop("reason", "time copied from the wrong line of the MAR"),
+        password=kw.pop("password", "correct-horse-battery-staple"), otp_token=kw.pop("otp_token", None)
+        or totp_token(user), acting_user=user, channel="web", **kw,
+    )  # fmt: skip
+
+
+def test_a_dose_is_corrected_as_a_signed_new_version_and_the_study_drug_form_follows(
+    randomized: dict[str, Any], staff: dict[str, Any]
+) -> None:
+    from iliad7.store.actions import doses_given, verify_signature
+    from iliad7.store.models import AuditRecord, DoseAdministration, Signature
+
+    p = randomized["placebo"]
+    for dose in (1, 2):
+        _prepare(p, staff, dose=dose)
+    _give(p, staff, 1, DAY0)
+    _give(p, staff, 2, DAY0 + timedelta(hours=80))
+    correction = _correct(p, staff, 2, given_at=DAY0 + timedelta(hours=76), local_reaction="erythema")
+    assert correction.version == 2
+    recorded = DoseAdministration.objects.get(participant=p, dose_number=2)
+    assert recorded.given_at == DAY0 + timedelta(hours=80)  # the dose given stays as it was recorded
+    current = {d.dose_number: d for d in doses_given(p)}[2]
+    assert (current.given_at, current.local_reaction, current.version) == (DAY0 + timedelta(hours=76), "erythema", 2)
+    form = _study_drug(p, "DOSE2")
+    assert form["given_at"][0] == (DAY0 + timedelta(hours=76)).isoformat() and form["local_reaction"][0] == "erythema"
+    signature = Signature.objects.get(target_type="dose_correction", target_id=str(correction.pk))
+    assert signature.meaning == "I correct this dose record" and verify_signature(signature).ok
+    audit = AuditRecord.objects.get(action="dose.correct")
+    assert audit.reason == "time copied from the wrong line of the MAR" and audit.actor == "inv"
+    assert not any(arm in audit.new_value + audit.old_value for arm in ARMS)
+    with pytest.raises(Exception, match="append-only"):  # the database refuses an update of the dose given
+        DoseAdministration.objects.filter(pk=recorded.pk).update(volume_ml=Decimal("1"))
+
+
+def test_a_dose_correction_is_checked_like_a_new_dose_and_needs_reason_and_signature(
+    randomized: dict[str, Any], staff: dict[str, Any]
+) -> None:
+    from iliad7.errors import ReauthenticationFailed
+    from iliad7.store.models import AuditRecord, DoseCorrection
+
+    p = randomized["CYT107"]
+    for dose in (1, 2):
+        _prepare(p, staff, dose=dose)
+    _give(p, staff, 1, DAY0)
+    _give(p, staff, 2, DAY0 + timedelta(hours=80))
+    with pytest.raises(PharmacyRefused, match="72"):  # dose 2 would come too soon after dose 1
+        _correct(p, staff, 1, given_at=DAY0 + timedelta(hours=12))
+    with pytest.raises(PharmacyRefused, match="syringe"):
+        _correct(p, staff, 1, volume_ml=Decimal("9.99"))
+    with pytest.raises(InputError) as no_reason:
+        _correct(p, staff, 1, reason=" ", local_reaction="pain")
+    assert no_reason.value.field == "reason"
+    with pytest.raises(InputError) as nothing:
+        _correct(p, staff, 1, injection_site="left_deltoid")
+    assert nothing.value.field == "correction"
+    with pytest.raises(ReauthenticationFailed):
+        _correct(p, staff, 1, local_reaction="pain", password="wrong")
+    with pytest.raises(AccessDenied):  # the coordinator records doses but does not sign corrections
+        _correct(p, staff, 1, local_reaction="pain", user=staff["coord"], otp_token="000000")
+    with pytest.raises(PharmacyRefused, match="not recorded"):
+        _correct(p, staff, 3, local_reaction="pain")
+    assert not DoseCorrection.objects.exists()
+    assert AuditRecord.objects.filter(action="signature.refused").count() == 1  # the refused signature stays

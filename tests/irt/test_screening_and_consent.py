@@ -49,6 +49,32 @@ def test_incomplete_record_can_be_saved_and_resumed_later(screened: Any, staff: 
     assert latest_screening(screened).version == 2
 
 
+def test_a_screening_correction_needs_a_reason_completion_does_not(screened: Any, staff: dict[str, Any]) -> None:
+    from iliad7.store.actions import save_screening, screening_history
+    from iliad7.store.models import AuditRecord
+
+    save_screening(screened, eligible_record(weight_kg=None), acting_user=staff["coord"], channel="web")
+    completed = save_screening(screened, eligible_record(), acting_user=staff["coord"], channel="web")
+    assert (completed.version, completed.reason) == (2, "record completed")  # a value given for the first time
+    before = AuditRecord.objects.count()
+    for reason in ("", "   "):
+        with pytest.raises(InputError) as refused:
+            save_screening(screened, eligible_record(weight_kg=81), acting_user=staff["coord"], channel="web",
+                           reason=reason)  # fmt: skip
+        assert refused.value.field == "reason" and "weight_kg" in refused.value.message
+    with pytest.raises(InputError) as removed:  # taking a saved value away is a correction too
+        save_screening(screened, eligible_record(weight_kg=None), acting_user=staff["coord"], channel="web")
+    assert removed.value.field == "reason"
+    with pytest.raises(InputError) as same:
+        save_screening(screened, eligible_record(), acting_user=staff["coord"], channel="web", reason="again")
+    assert same.value.field == "record"
+    assert AuditRecord.objects.count() == before and len(screening_history(screened)) == 2
+    corrected = save_screening(
+        screened, eligible_record(weight_kg=81), acting_user=staff["coord"], channel="web", reason="scale recalibrated"
+    )
+    assert (corrected.version, corrected.reason) == (3, "scale recalibrated")
+
+
 def test_bad_screening_input_names_the_field_and_stores_nothing(screened: Any, staff: dict[str, Any]) -> None:
     from iliad7.store.actions import save_screening
     from iliad7.store.models import AuditRecord, ScreeningVersion

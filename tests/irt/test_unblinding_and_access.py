@@ -59,12 +59,82 @@ def test_access_allocation_answers_exactly_the_allowed_roles(
     from iliad7.store.access import access_allocation
 
     participant = pair[site]
+    if closed:
+        _schedule_session(staff, [u.username for u in staff.values() if u.username == "dsmb"])
     if allowed:
         assert access_allocation(staff[who], participant, closed_session=closed) == _slot_arm(participant)
     else:
         with pytest.raises(AccessDenied) as denied:
             access_allocation(staff[who], participant, closed_session=closed)
         assert not any(arm in str(denied.value) for arm in ARMS)
+
+
+def _schedule_session(staff: dict[str, Any], members: list[str], *, opens_in: float = -0.5, hours: float = 2) -> Any:
+    from datetime import UTC, datetime, timedelta
+
+    from iliad7.store.actions.dsmb import schedule_closed_session
+
+    start = datetime.now(UTC) + timedelta(hours=opens_in)
+    return schedule_closed_session(
+        members=members, starts_at=start, ends_at=start + timedelta(hours=hours), purpose="interim safety review",
+        acting_user=staff["stat"], channel="web",
+    )  # fmt: skip
+
+
+def test_a_dsmb_member_who_says_the_board_sits_closed_reads_no_arm_without_a_scheduled_session(
+    pair: dict[str, Any], staff: dict[str, Any]
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from iliad7.store.access import access_allocation
+    from iliad7.store.models import AuditRecord, ClosedSession
+
+    with pytest.raises(AccessDenied):  # the self-declared closed session of before
+        access_allocation(staff["dsmb"], pair["a"], closed_session=True)
+    later = _schedule_session(staff, ["dsmb"], opens_in=1)  # scheduled, not open yet
+    with pytest.raises(AccessDenied):
+        access_allocation(staff["dsmb"], pair["a"], closed_session=True)
+    _schedule_session(staff, ["dsmb"])  # open now
+    assert access_allocation(staff["dsmb"], pair["a"], closed_session=True) == _slot_arm(pair["a"])
+    audit = AuditRecord.objects.filter(action="dsmb.closed_session").order_by("id").last()
+    assert audit is not None and audit.actor == "stat" and json.loads(audit.new_value)["members"] == ["dsmb"]
+    # Once the window has passed the arm is closed again (the window is the permission).
+    ClosedSession.objects.exclude(pk=later.pk).update(ends_at=datetime.now(UTC) - timedelta(seconds=1))
+    with pytest.raises(AccessDenied):
+        access_allocation(staff["dsmb"], pair["a"], closed_session=True)
+
+
+@pytest.mark.parametrize(
+    ("who", "change", "field"),
+    [
+        ("dsmb", {}, None),  # only the unblinded statistician schedules
+        ("stat", {"members": ["bstat"]}, "members"),  # only DSMB members are admitted
+        ("stat", {"hours": 13}, "ends_at"),  # at most 12 hours: not a standing permission
+        ("stat", {"hours": -1}, "ends_at"),
+        ("stat", {"purpose": " "}, "purpose"),
+    ],
+)
+def test_only_the_unblinded_statistician_schedules_a_bounded_session_for_dsmb_members(
+    who: str, change: dict[str, Any], field: str | None, staff: dict[str, Any]
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from iliad7.store.actions.dsmb import schedule_closed_session
+    from iliad7.store.models import ClosedSession
+
+    start = datetime.now(UTC)
+    args: dict[str, Any] = {
+        "members": change.get("members", ["dsmb"]),
+        "starts_at": start,
+        "ends_at": start + timedelta(hours=change.get("hours", 2)),
+        "purpose": change.get("purpose", "review"),
+    }
+    expected = AccessDenied if field is None else InputError
+    with pytest.raises(expected) as refused:
+        schedule_closed_session(**args, acting_user=staff[who], channel="web")
+    if field is not None:
+        assert refused.value.field == field  # type: ignore[attr-defined]
+    assert not ClosedSession.objects.exists()
 
 
 def test_denied_and_not_randomized_get_the_same_answer(pair: dict[str, Any], staff: dict[str, Any], enrol: Any) -> None:

@@ -13,7 +13,7 @@ from iliad7.protocol import ProtocolError, load_protocol
 Broken = Callable[[str, str], Any]
 FORM_IDS = [
     "VITALS", "CLINICAL-STATUS", "SOFA", "LAB", "VIRAL-LOAD", "STUDY-DRUG", "HOSPITAL-STAY",
-    "ORGAN-SUPPORT", "SECONDARY-INFECTION", "ADVERSE-EVENT", "DEATH", "END-OF-STUDY",
+    "ORGAN-SUPPORT", "SECONDARY-INFECTION", "ADVERSE-EVENT", "DEATH", "END-OF-STUDY", "DEMOGRAPHICS",
 ]  # fmt: skip
 
 

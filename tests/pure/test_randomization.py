@@ -1,4 +1,7 @@
-"""The allocation list: stratified by site, permuted blocks of 2 and 4, 1:1, reproducible from its seed."""
+"""The allocation list: stratified by site, permuted blocks of 2 and 4, 1:1, arms reproducible from its seed.
+
+Kit codes are drawn from the OS's cryptographic generator, independent of the seed (issue 19).
+"""
 
 from __future__ import annotations
 
@@ -20,6 +23,7 @@ from iliad7.randomization import (
     CSV_HEADER,
     KIT_ALPHABET,
     AllocationDesign,
+    SeededKitCodes,
     SeededStream,
     Slot,
     allocation_csv,
@@ -83,16 +87,34 @@ def test_every_stratum_prefix_that_ends_a_block_is_balanced(seed: int, wanted: i
         assert [r.sequence for r in rows] == list(range(1, len(rows) + 1))
 
 
-def test_same_seed_gives_the_identical_list_and_csv_bytes() -> None:
+def _arms_only(slots: list[Slot]) -> list[Slot]:
+    return [replace(s, kit_code="") for s in slots]
+
+
+def test_same_seed_gives_the_same_arms_and_numbers_but_fresh_kit_codes() -> None:
     first, second = generate(20261125), generate(20261125)
-    assert first == second
-    assert allocation_csv(first).encode() == allocation_csv(second).encode()
+    assert _arms_only(first) == _arms_only(second)
+    # The attacker's move: knowing the seed gives no kit code of the list.
+    assert not {s.kit_code for s in first} & {s.kit_code for s in second}
+
+
+def test_a_seeded_kit_source_makes_a_simulated_world_reproducible() -> None:
+    def world(seed: int) -> list[Slot]:
+        return generate_allocation_list(DESIGN, STRATA, seed=seed, slots_per_stratum=40, kit_codes=SeededKitCodes(seed))
+
+    assert world(5) == world(5)
+    assert allocation_csv(world(5)).encode() == allocation_csv(world(5)).encode()
+    assert {s.kit_code for s in world(5)}.isdisjoint({s.kit_code for s in generate(5)})
+
+
+def test_a_kit_source_that_breaks_the_alphabet_is_refused() -> None:
+    with pytest.raises(ValueError, match="kit code source"):
+        generate_allocation_list(DESIGN, STRATA, seed=1, slots_per_stratum=2, kit_codes=lambda stratum: "SHORT")
 
 
 def test_different_seeds_give_different_lists() -> None:
     lists = {tuple(s.arm for s in generate(seed)) for seed in range(20)}
     assert len(lists) == 20
-    assert generate(1)[0].kit_code != generate(2)[0].kit_code
 
 
 def test_block_sizes_are_only_2_and_4_and_both_occur() -> None:
@@ -199,7 +221,7 @@ def test_a_stratum_does_not_depend_on_the_other_strata() -> None:
     alone = generate(99, 30, ["MDACC"])
     together = by_stratum(generate(99, 30))["MDACC"]
     assert [s.arm for s in alone] == [s.arm for s in together]
-    assert generate(99, 30, ["MSKCC"]) == by_stratum(generate(99, 30))["MSKCC"]
+    assert _arms_only(generate(99, 30, ["MSKCC"])) == _arms_only(by_stratum(generate(99, 30))["MSKCC"])
 
 
 def test_csv_has_exactly_the_interface_header_and_one_line_per_slot() -> None:

@@ -164,3 +164,89 @@ def test_daily_assessments_run_to_today_while_still_in_hospital() -> None:
 def test_daily_assessments_stop_at_death_and_at_the_end_of_follow_up() -> None:
     assert daily_assessments(SCHEDULE, day0=DAY0, today=day(9), death_date=day(7))[-1].day == 7
     assert daily_assessments(SCHEDULE, day0=DAY0, today=day(60))[-1].day == 45
+
+
+# --- when a visit is done: its forms saved (issue 17) ---------------------------------------------
+
+
+def test_a_visit_whose_window_closed_with_some_forms_saved_is_incomplete_not_missed() -> None:
+    cal = {
+        v.visit: v
+        for v in participant_calendar(SCHEDULE, day0=DAY0, today=day(9), done=DONE_AT_START, started={"DOSE2"})
+    }
+    assert cal["DOSE2"].status is VisitState.INCOMPLETE and cal["DOSE2"].started
+    assert cal["DOSE3"].status is VisitState.MISSED and not cal["DOSE3"].started
+    # While the window is open, a started visit is due or overdue like any other, and says it is started.
+    open_now = {
+        v.visit: v
+        for v in participant_calendar(SCHEDULE, day0=DAY0, today=day(3), done=DONE_AT_START, started={"DOSE2"})
+    }
+    assert open_now["DOSE2"].status is VisitState.DUE and open_now["DOSE2"].started
+    # A visit both done and started is done.
+    both = participant_calendar(SCHEDULE, day0=DAY0, today=day(9), done={*DONE_AT_START, "DOSE2"}, started={"DOSE2"})
+    assert next(v for v in both if v.visit == "DOSE2").status is VisitState.DONE
+    with pytest.raises(InputError, match="DAY99"):
+        participant_calendar(SCHEDULE, day0=DAY0, today=DAY0, done=(), started={"DAY99"})
+
+
+def test_a_calendar_read_at_the_data_cut_shows_later_visits_upcoming_not_missed() -> None:
+    # Follow-up entered to day 20, read years later: read at the data cut, D30 and D45 have not come yet.
+    at_cut = calendar(20, {*DONE_AT_START, *DOSES[:5]})
+    assert at_cut["D30"].status is VisitState.UPCOMING and at_cut["D45"].status is VisitState.UPCOMING
+    assert at_cut["DOSE7"].status is VisitState.DUE
+    years_later = calendar(2000, {*DONE_AT_START, *DOSES[:5]})
+    assert years_later["D45"].status is VisitState.MISSED
+
+
+def test_the_forms_of_each_visit_come_from_the_schedule_of_activities() -> None:
+    from iliad7.schedule import visit_forms
+
+    forms = visit_forms(load_protocol())
+    assert list(forms) == [v.id for v in SCHEDULE.visits]
+    assert forms["BASELINE"] == ("VITALS", "CLINICAL-STATUS", "SOFA", "LAB", "VIRAL-LOAD", "STUDY-DRUG")
+    assert forms["DOSE2"] == ("LAB", "STUDY-DRUG")
+    assert forms["SCREENING"] == ("VITALS", "LAB", "DEMOGRAPHICS")
+    # Event forms (adverse events, stays, death, end of study) belong to no visit.
+    assert not {"ADVERSE-EVENT", "HOSPITAL-STAY", "DEATH", "END-OF-STUDY"} & {f for ids in forms.values() for f in ids}
+
+
+def test_a_visit_is_done_only_when_all_its_forms_are_saved() -> None:
+    from iliad7.schedule import calendar_inputs, visit_forms, visit_progress
+
+    forms = visit_forms(load_protocol())
+    # Baseline with only the dose's STUDY-DRUG form saved: 1 of 6, started, not done.
+    progress = visit_progress(forms, {"BASELINE": {"STUDY-DRUG": day(0)}}, screening_done_on=day(-1))
+    baseline = progress["BASELINE"]
+    assert not baseline.done and baseline.started and baseline.saved == ("STUDY-DRUG",)
+    assert baseline.missing == ("VITALS", "CLINICAL-STATUS", "SOFA", "LAB", "VIRAL-LOAD")
+    # All six saved: done on the day the last was first saved.
+    every = {f: day(0) for f in forms["BASELINE"]} | {"SOFA": day(1)}
+    assert visit_progress(forms, {"BASELINE": every})["BASELINE"].done_on == day(1)
+    # The screening of a randomized participant is done by the screening record, whatever its forms hold;
+    # before randomization (no record date given) it is not done by default.
+    assert progress["SCREENING"].done_on == day(-1)
+    assert not visit_progress(forms, {})["SCREENING"].done
+    done, started = calendar_inputs(progress)
+    assert done == {"SCREENING": day(-1)} and started == {"BASELINE"}
+    cal = {v.visit: v for v in participant_calendar(SCHEDULE, day0=DAY0, today=day(1), done=done, started=started)}
+    assert cal["SCREENING"].status is VisitState.DONE  # never "overdue" for a randomized participant
+    assert cal["BASELINE"].status is VisitState.INCOMPLETE and cal["BASELINE"].started  # not "done" at 1 of 6
+
+
+def test_a_record_status_cell_says_what_is_missing_or_how_far_review_went() -> None:
+    from iliad7.schedule import cell_state
+
+    forms = ("LAB", "STUDY-DRUG")
+    assert cell_state(forms, ()) == "not_started"
+    assert cell_state(forms, {"LAB"}) == "incomplete"
+    assert cell_state(forms, {"LAB", "STUDY-DRUG"}) == "complete"
+    assert cell_state(forms, {"LAB", "STUDY-DRUG"}, verified={"LAB"}) == "complete"  # SDV'd is every form
+    assert cell_state(forms, {"LAB", "STUDY-DRUG"}, verified=set(forms)) == "sdv"
+    assert cell_state(forms, set(forms), verified=set(forms), casebook_signed=True) == "signed"
+    # An open query needs work, even on a verified form; a lock ends all of it.
+    assert cell_state(forms, set(forms), verified=set(forms), queried=True) == "open_query"
+    assert cell_state(forms, {"LAB"}, queried=True) == "open_query"
+    assert cell_state(forms, set(forms), locked={"LAB"}) == "complete"  # one form locked is not the visit
+    assert cell_state(forms, set(forms), locked=set(forms)) == "locked"
+    assert cell_state(forms, (), casebook_locked=True) == "locked"
+    assert cell_state((), ()) == "not_started"  # a visit with no forms is never complete by default

@@ -28,3 +28,4 @@ totp = _web.totp
 example_record = _web.example_record
 api_post = _web.api_post
 trial = _web.trial
+capture_values = _web.capture_values

@@ -18,6 +18,9 @@ from __future__ import annotations
 import copy
 import json
 import os
+from html.parser import HTMLParser
+from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -209,3 +212,151 @@ def test_a_body_that_is_not_json_or_too_large_is_refused_naming_the_body(coordin
         assert response.status_code == status
         assert response.json()["field"] == "body"
     assert _row_counts() == before
+
+
+# ---------------------------------------------------------------- issue 22: every operation, every input
+
+
+def _hostile() -> Any:
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    spec = importlib.util.spec_from_file_location("iliad7_hostile_values", Path(__file__).with_name("hostile.py"))
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+HOSTILE = _hostile()
+# `make soak` (more examples) tries every hostile value on every input; the quick run a rotating few of them.
+THOROUGH = EXAMPLES >= 50
+HOSTILE_ROLES = (
+    "coordinator@MSKCC",
+    "investigator@MSKCC",
+    "monitor@MSKCC",
+    "data-manager",
+    "unblinded-pharmacist@MSKCC",
+    "unblinded-statistician",
+    "infection-adjudicator",
+)
+
+
+def _known(trial: dict[str, Any]) -> dict[str, Any]:
+    from iliad7.store.models import DataQuery
+
+    query = DataQuery.objects.order_by("id").first()
+    return {
+        "screening_number": trial["randomized@MSKCC"].screening_number,
+        "form_id": "LAB",
+        "query_id": query.pk if query else 1,
+        "site_code": "MSKCC",
+        "instance": 1,
+        "site": "MSKCC",
+        "form": "LAB",
+        "item": "alc",
+        "lot": "LOT-1",
+        "reason": "fuzz",
+        "text": "fuzz",
+    }
+
+
+@pytest.mark.parametrize("who", HOSTILE_ROLES)
+def test_no_operation_answers_5xx_to_huge_numbers_control_bidi_or_path_segments(who, staff, trial, login) -> None:  # type: ignore[no-untyped-def]
+    """Every operation of the OpenAPI document, each input spoilt in turn by every hostile value of its kind."""
+    client = login(staff[who])
+    client.raise_request_exception = False
+    document = client.get("/api/openapi.json").json()
+    token = client.cookies["csrftoken"].value
+    failures: list[str] = []
+    tried = 0
+    for case in HOSTILE.cases(document, _known(trial), per_input=None if THOROUGH else 6):
+        tried += 1
+        if case.method == "GET":
+            response = client.get(case.url)
+        else:
+            response = client.generic(
+                case.method, case.url, data=case.body or b"", content_type="application/json", HTTP_X_CSRFTOKEN=token
+            )
+        if response.status_code >= 500:
+            failures.append(f"{case.method} {case.url[:120]} [{case.spoiled}]: {response.status_code}")
+    assert tried > 1000, tried
+    assert failures == [], "\n".join(failures[:40])
+
+
+PAGE_VALUES = ("\x00", "\u202e1", "../../etc", "1e999999999", str(2**63), "9" * 23, "²", "x" * 5000)
+
+
+class _Forms(HTMLParser):
+    """The POST forms of a page: (action, {field: default value})."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.forms: list[tuple[str, dict[str, str]]] = []
+        self._current: dict[str, str] | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = {k: v or "" for k, v in attrs}
+        if tag == "form" and a.get("method", "get").lower() == "post":
+            self._current = {}
+            self.forms.append((a.get("action", ""), self._current))
+        elif self._current is not None and tag in ("input", "select", "textarea") and a.get("name"):
+            if a.get("type") in ("radio", "checkbox") and "checked" not in a:
+                self._current.setdefault(a["name"], "")
+                return
+            self._current[a["name"]] = a.get("value", "")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "form":
+            self._current = None
+
+
+def _pages(trial: dict[str, Any]) -> list[str]:
+    sn = trial["randomized@MSKCC"].screening_number
+    screened = trial["screened@MSKCC"].screening_number
+    return [
+        "/", "/participants/", f"/participants/{sn}/", f"/participants/{screened}/screening/",
+        f"/participants/{trial['consented@MSKCC'].screening_number}/consent/", f"/participants/{sn}/randomize/",
+        f"/participants/{sn}/unblind/", f"/participants/{sn}/pharmacy/", f"/participants/{sn}/calendar/",
+        f"/participants/{sn}/forms/LAB/", f"/participants/{sn}/forms/ADVERSE-EVENT/?instance=1",
+        f"/participants/{sn}/casebook/", "/queries/", "/sae-clocks/", "/screening-log/", "/pharmacy/MSKCC/",
+        "/audit/", "/infections/", "/reports/",
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize("who", HOSTILE_ROLES)
+def test_no_page_answers_5xx_to_hostile_form_fields_or_query_strings(who, staff, trial, login) -> None:  # type: ignore[no-untyped-def]
+    """Every POST form of every page the role reaches, each field spoilt in turn; every page with a hostile query."""
+    client = login(staff[who])
+    client.raise_request_exception = False
+    failures: list[str] = []
+    submitted = turn = 0
+    for page in _pages(trial):
+        response = client.get(page)
+        if response.status_code >= 500:
+            failures.append(f"GET {page}: {response.status_code}")
+        if response.status_code != 200:
+            continue
+        for value in PAGE_VALUES:
+            query = urlencode({"instance": value, "visit": value, "site": value, "next": value})
+            answer = client.get(f"{page.partition('?')[0]}?{query}")
+            if answer.status_code >= 500:
+                failures.append(f"GET {page}?… {value[:20]!r}: {answer.status_code}")
+        parser = _Forms()
+        parser.feed(response.content.decode())
+        for action, fields in parser.forms:
+            target = action or page
+            if "logout" in target:
+                continue
+            for name in [n for n in fields if n != "csrfmiddlewaretoken"]:
+                turn += 1
+                for value in HOSTILE.pick(PAGE_VALUES, None if THOROUGH else 3, turn):
+                    data = {**fields, name: value, "csrfmiddlewaretoken": client.cookies["csrftoken"].value}
+                    answer = client.post(target, data)
+                    submitted += 1
+                    if answer.status_code >= 500:
+                        failures.append(f"POST {target} {name}={value[:20]!r}: {answer.status_code}")
+    assert submitted > 20 or who == "infection-adjudicator", submitted  # no infection is reported in this trial
+    assert failures == [], "\n".join(failures[:40])

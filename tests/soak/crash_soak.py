@@ -267,6 +267,17 @@ def check_database(env: dict[str, str], shared: Shared) -> tuple[list[str], dict
 # ---------------------------------------------------------------- the run
 
 
+def _acknowledged(shared: Shared) -> int:
+    with shared.lock:
+        return len(shared.acked_items) + len(shared.acked_randomizations)
+
+
+def _wait_for_a_write(shared: Shared, *, since: int, limit: float) -> None:
+    deadline = time.monotonic() + limit
+    while _acknowledged(shared) <= since and time.monotonic() < deadline and not shared.stop.is_set():
+        time.sleep(0.05)
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     started = time.monotonic()
     rng = random.Random(args.seed)
@@ -307,6 +318,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             t.start()
         kills = 0
         while kills < args.kills and time.monotonic() - started < args.time_limit:
+            # Kill only once this server has answered some write: a slow start (a loaded machine, a
+            # cold worker) must not turn the run into kills of servers that never served.
+            _wait_for_a_write(shared, since=_acknowledged(shared), limit=args.first_write_limit)
             time.sleep(rng.uniform(args.min_up, args.max_up))
             shared.up.clear()
             server.kill()
@@ -362,6 +376,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pause", type=float, default=0.6, help="longest pause between two randomizations (s)")
     parser.add_argument("--min-up", type=float, default=0.3, help="shortest time between start and kill (s)")
     parser.add_argument("--max-up", type=float, default=1.5, help="longest time between start and kill (s)")
+    parser.add_argument(
+        "--first-write-limit", type=float, default=30.0, help="longest wait for a (re)started server's first write (s)"
+    )
     parser.add_argument("--settle", type=float, default=3.0, help="time after the last kill for retries (s)")
     parser.add_argument("--time-limit", type=float, default=1800, help="stop killing after this many seconds")
     parser.add_argument("--seed", type=int, default=20261125)

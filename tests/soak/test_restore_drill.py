@@ -3,8 +3,10 @@
 On both backends, through the command line only: `iliad7 backup FILE`,
 more writes (a randomization, a new account), `iliad7 restore FILE`; then
 `iliad7 audit verify` passes and every table holds exactly what it held at
-the backup point (the audit trail up to the backup's last record, plus the
-restore's own record after it).
+the backup point (the audit trail up to the backup's last record, which is the
+backup's own record, plus the restore's own record after it). The backup is
+older than the latest checkpoint by then, so the restore is refused until it
+is acknowledged with a reason.
 """
 
 from __future__ import annotations
@@ -45,10 +47,12 @@ def test_restore_brings_back_exactly_the_backup_point(backend: str, tmp_path: Pa
         )
         assert soaklib.fingerprint(env, audit_up_to=at_backup["records"]) != before
 
-        soaklib.cli(env, "restore", str(backup))
+        with pytest.raises(RuntimeError, match=r"exited 1: .*--acknowledge-rollback"):
+            soaklib.cli(env, "restore", str(backup))
+        soaklib.cli(env, "restore", str(backup), "--acknowledge-rollback", "restore drill")
         after = json.loads(soaklib.cli(env, "audit", "verify", "--json"))
         assert after["ok"] is True and after["first_broken"] is None
-        assert after["records"] == at_backup["records"] + 1  # the restore is itself audited
+        assert after["records"] == at_backup["records"] + 2  # the backup and the restore are audited
         assert soaklib.fingerprint(env, audit_up_to=at_backup["records"]) == before
         listing = json.loads(soaklib.cli(env, "participant", "list", "--as", "sim-statistician", "--json"))
         assert next(p for p in listing if p["screening_number"] == sn)["status"] == "consented"

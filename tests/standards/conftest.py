@@ -23,7 +23,7 @@ def cohort(db: None) -> dict[str, Any]:
     from iliad7.store.simulation import run_simulated_cohort
 
     load_protocol_version(PROTOCOL_FILE, channel="system")
-    run_simulated_cohort(n=4, seed=11)
+    run_simulated_cohort(n=4, seed=11, allocation_seed=1111, course_key=3)
 
     def make(username: str, roles: list[str], sites: list[str]) -> Any:
         return add_user(username, password=PASSWORD, roles=roles, sites=sites, full_name=username.title(),

@@ -66,7 +66,7 @@ def test_fhir_import_then_confirm(cohort: dict[str, Any], app: typer.Typer, tmp_
     done = runner.invoke(app, [*args, "--json"])
     assert done.exit_code == 0, done.output
     proposal = json.loads(done.stdout)["proposal_file"]
-    assert not ItemValue.objects.filter(participant=person, visit="SCREENING").exists()
+    assert not ItemValue.objects.filter(participant=person, form="LAB", visit="SCREENING").exists()
     confirm = ["import", "fhir-confirm", proposal, "--visit", "SCREENING", "--as", "sim-coordinator-mskcc"]
     done = runner.invoke(app, confirm)
     assert done.exit_code == 0, done.output

@@ -1,4 +1,5 @@
-"""The structural conformance checks catch each kind of deliberately broken dataset (no database)."""
+"""The conformance checks (the IG variable tables and the structural rules) catch each kind of deliberately
+broken dataset (no database)."""
 
 from __future__ import annotations
 
@@ -13,17 +14,27 @@ from iliad7.standards.dataset import Variable, make_dataset, with_frame
 from iliad7.standards.xpt import read_xpt, write_xpt
 
 V = Variable
+# SDTMIG 3.4 LB: the Req and Exp variables (LBLOBXFL in place of --BLFL), then the date last.
 VARS = (
     V("STUDYID", "Study Identifier"), V("DOMAIN", "Domain Abbreviation"), V("USUBJID", "Unique Subject Identifier"),
     V("LBSEQ", "Sequence Number", "Num"), V("LBTESTCD", "Lab Test or Examination Short Name", codelist="LBTESTCD"),
-    V("LBTEST", "Lab Test or Examination Name"), V("LBORRES", "Result or Finding in Original Units"),
-    V("LBBLFL", "Baseline Flag", codelist="NY"), V("LBDTC", "Date/Time of Specimen Collection"),
+    V("LBTEST", "Lab Test or Examination Name"), V("LBCAT", "Category for Lab Test"),
+    V("LBORRES", "Result or Finding in Original Units"), V("LBORRESU", "Original Units", codelist="UNIT"),
+    V("LBORNRLO", "Reference Range Lower Limit in Orig Unit"), V("LBORNRHI", "Reference Range Upper Limit in Orig Unit"),
+    V("LBSTRESC", "Character Result/Finding in Std Format"), V("LBSTRESN", "Numeric Result/Finding in Standard Units", "Num"),
+    V("LBSTRESU", "Standard Units", codelist="UNIT"), V("LBSTNRLO", "Reference Range Lower Limit-Std Units", "Num"),
+    V("LBSTNRHI", "Reference Range Upper Limit-Std Units", "Num"), V("LBNRIND", "Reference Range Indicator", codelist="NRIND"),
+    V("LBLOBXFL", "Last Observation Before Exposure Flag", codelist="NY"), V("VISITNUM", "Visit Number", "Num"),
+    V("LBDTC", "Date/Time of Specimen Collection"),
 )  # fmt: skip
 ROWS = [
     {"STUDYID": "S", "DOMAIN": "LB", "USUBJID": "S-1", "LBSEQ": 1, "LBTESTCD": "LYM", "LBTEST": "Lymphocytes",
-     "LBORRES": "0.6", "LBBLFL": "Y", "LBDTC": "2021-03-05T06:00"},
+     "LBCAT": "HEMATOLOGY", "LBORRES": "0.6", "LBORRESU": "10^9/L", "LBORNRLO": "1", "LBSTRESC": "0.6",
+     "LBSTRESN": 0.6, "LBSTRESU": "10^9/L", "LBSTNRLO": 1.0, "LBNRIND": "LOW", "LBLOBXFL": "Y", "VISITNUM": 2,
+     "LBDTC": "2021-03-05T06:00"},
     {"STUDYID": "S", "DOMAIN": "LB", "USUBJID": "S-1", "LBSEQ": 2, "LBTESTCD": "CRP", "LBTEST": "C Reactive Protein",
-     "LBORRES": "85", "LBBLFL": "", "LBDTC": "2021-03-08"},
+     "LBCAT": "CHEMISTRY", "LBORRES": "85", "LBORRESU": "mg/L", "LBSTRESC": "85", "LBSTRESN": 85.0,
+     "LBSTRESU": "mg/L", "LBLOBXFL": "", "VISITNUM": 3, "LBDTC": "2021-03-08"},
 ]  # fmt: skip
 
 
@@ -81,18 +92,41 @@ def test_a_duplicate_key_is_an_error() -> None:
 
 
 def test_an_unknown_term_of_a_non_extensible_codelist_is_an_error() -> None:
-    assert ("SD-CT", "LBBLFL") in _rules(_lb([{**ROWS[0], "LBBLFL": "YES"}]))
+    assert ("SD-CT", "LBLOBXFL") in _rules(_lb([{**ROWS[0], "LBLOBXFL": "YES"}]))
 
 
 def test_an_unknown_term_of_an_extensible_codelist_is_a_warning() -> None:
     findings = check_dataset(_lb([{**ROWS[0], "LBTESTCD": "LYMPH"}]))
     assert [(f.severity, f.rule) for f in findings] == [("warning", "SD-CT")]
+    # A unit not in UNIT (cells/mm3 is written as its UNIT term, 10^6/L) is found the same way.
+    findings = check_dataset(_lb([{**ROWS[0], "LBORRESU": "cells/mm3"}]))
+    assert [(f.severity, f.rule, f.variable) for f in findings] == [("warning", "SD-CT", "LBORRESU")]
 
 
 def test_a_missing_or_blank_required_variable_is_an_error() -> None:
     dataset = _lb()
     assert ("SD-REQ", "LBTEST") in _rules(with_frame(dataset, dataset.frame.drop("LBTEST")))
     assert ("SD-REQ", "LBTESTCD") in _rules(_lb([{**ROWS[0], "LBTESTCD": ""}]))
+
+
+def test_a_missing_expected_variable_and_a_variable_the_ig_does_not_have_are_errors() -> None:
+    dataset = _lb()
+    # LBNRIND is Exp in SDTMIG 3.4 LB: it must be there, even if null on a record.
+    assert ("SD-REQ", "LBNRIND") in _rules(with_frame(dataset, dataset.frame.drop("LBNRIND")))
+    assert not _rules(_lb([{**ROWS[0], "LBNRIND": ""}]))
+    # LBTSTDTL is no LB variable, and LBBLFL is not in 3.4's LB either: both belong elsewhere (SUPPLB).
+    for extra in ("LBTSTDTL", "LBBLFL"):
+        broken = with_frame(dataset, dataset.frame.with_columns(pl.lit("").alias(extra)))
+        assert ("IG-VAR", extra) in _rules(broken)
+
+
+def test_adam_dates_must_be_numeric_with_date9() -> None:
+    variables = (V("STUDYID", "Study Identifier"), V("USUBJID", "Unique Subject Identifier"),
+                 V("PARAMCD", "Parameter Code"), V("PARAM", "Parameter"), V("ADT", "Analysis Date"))  # fmt: skip
+    rows = [{"STUDYID": "S", "USUBJID": "S-1", "PARAMCD": "LYM", "PARAM": "Lymphocytes", "ADT": "2021-03-05"}]
+    character = make_dataset("ADLB", "x", klass="BASIC DATA STRUCTURE", structure="x", keys=("USUBJID",),
+                             variables=variables, rows=rows, standard="ADaM")  # fmt: skip
+    assert ("AD-DATE", "ADT") in _rules(character)
 
 
 def test_a_wrong_domain_value_is_an_error() -> None:

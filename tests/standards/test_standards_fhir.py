@@ -38,14 +38,16 @@ def test_fhir_bundle_prefills_lab_values_that_reach_lb_with_their_loinc(
 
     confirmed = confirm_prefill(cohort["coord"], proposal, visit="SCREENING")
     assert sorted(confirmed["recorded"]) == ["alc", "crp"]
-    assert sorted(confirmed["not_recorded_screening_closed"]) == ["birth_date", "sex"]  # randomized already
+    assert sorted(confirmed["not_recorded_screening_closed"]) == ["alc", "birth_date", "sex"]  # randomized already
     alc = ItemValue.objects.get(participant=person, form="LAB", visit="SCREENING", item="alc")
     assert "Observation/o-alc" in alc.reason and "731-0" in alc.reason and alc.recorded_by == cohort["coord"]
     assert AuditRecord.objects.filter(object_id__endswith="/LAB/SCREENING/1/alc").exists()
 
     _, datasets = sdtm_datasets(cohort["stat"])
     lb = next(d for d in datasets if d.name == "LB").frame
-    rows = lb.filter((lb["USUBJID"] == person.usubjid) & (lb["VISIT"] == "SCREENING")).to_dicts()
+    # The LAB form's screening results (the screening record's own counts are LB records too, LBSPID SCREENING-...)
+    mine = (lb["USUBJID"] == person.usubjid) & (lb["VISIT"] == "SCREENING") & lb["LBSPID"].str.starts_with("LAB-")
+    rows = lb.filter(mine).to_dicts()
     by_code = {r["LBLOINC"]: r for r in rows}
     assert set(by_code) == {"731-0", "1988-5"}
     assert math.isclose(by_code["731-0"]["LBSTRESN"], expected["alc"]) and by_code["731-0"]["LBSTRESU"] == "10^9/L"

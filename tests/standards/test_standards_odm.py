@@ -1,5 +1,6 @@
-"""ODM 1.3.2: the export is schema-valid, re-imports into an empty database with every value and version,
-and an import never overwrites a different stored value."""
+"""ODM 1.3.2: the export is schema-valid, re-imports into an empty database with every value and version
+through the eCRF's own checks (derived values recomputed, a dose given never imported around the dose
+record), and an import never overwrites a different stored value."""
 
 from __future__ import annotations
 
@@ -29,11 +30,21 @@ runtime.setup()
 runtime.migrate()
 from iliad7.store.actions import add_user, load_protocol_version
 from iliad7.standards.odm import export_odm, import_odm
+from iliad7.errors import ActionRefused
+from iliad7.store.models import ItemValue
 load_protocol_version(Path(sys.argv[1]), channel="system")
 user = add_user("importer", password="correct-horse-battery-staple", roles=["coordinator"], sites=["MSKCC", "MDACC"],
                 full_name="Importer", acting_user=None, channel="system")
+try:
+    import_odm(user, Path(sys.argv[4]))  # the whole export, doses given included
+except ActionRefused as exc:
+    refusal = str(exc)
+else:
+    refusal = ""
+assert ItemValue.objects.count() == 0
 result = import_odm(user, Path(sys.argv[2]))
-print(result["recorded"], len(result["created_subjects"]))
+print(result["recorded"], len(result["created_subjects"]), len(result["derived_differ"]))
+print(refusal)
 export_odm(user, Path(sys.argv[3]))
 """
 
@@ -88,12 +99,12 @@ def _drop(name: str | None) -> None:
 
 
 def _correct_one_value(cohort: dict[str, Any]) -> Any:
-    """A correction (version 2) so that the export carries more than first entries."""
-    from iliad7.store.actions import record_item_value
+    """A correction (version 2) so that the export carries more than first entries; its CTCAE grades follow."""
+    from iliad7.store.actions.items import record_form_item
     from iliad7.store.models import ItemValue
 
     first = ItemValue.objects.filter(form="LAB", item="alc", participant__site__code="MSKCC").order_by("id").first()
-    return record_item_value(
+    return record_form_item(
         first.participant, form="LAB", item="alc", value=str(float(first.value) + 1), unit=first.unit,
         visit=first.visit, acting_user=cohort["coord"], channel="cli", reason="transcription error",
     )  # fmt: skip
@@ -119,24 +130,39 @@ def test_odm_export_is_schema_valid_and_round_trips_into_an_empty_database(
     assert any(r.get("SoftHard") == "Soft" for r in mdv.iter(f"{NS}RangeCheck"))
     assert mdv.find(f"{NS}CodeList[@OID='CL.VITALS.consciousness']") is not None
     updates = [i for i in root.iter(f"{NS}ItemData") if i.get("TransactionType") == "Update"]
-    assert len(updates) == 1 and updates[0].findtext(f"{NS}AuditRecord/{NS}ReasonForChange") == "transcription error"
+    reasons = {i.get("ItemOID"): i.findtext(f"{NS}AuditRecord/{NS}ReasonForChange") for i in updates}
+    assert reasons.pop("IT.LAB.alc") == "transcription error"
+    assert reasons and set(reasons.values()) == {"recomputed on save: transcription error"}  # its CTCAE grades
 
+    # A dose given is recorded only with its dose record (the dose page): the STUDY-DRUG forms of the
+    # export cannot be imported into a database that has no such record; the rest of the file can.
+    without_doses = tmp_path / "without-doses.xml"
+    tree = ET.parse(exported)
+    for group in tree.getroot().iter(f"{NS}StudyEventData"):
+        for form in group.findall(f"{NS}FormData"):
+            if form.get("FormOID") == "F.STUDY-DRUG":
+                group.remove(form)
+    tree.write(without_doses, encoding="UTF-8", xml_declaration=True)
     env, name = _empty_database_env(tmp_path)
     again = tmp_path / "again.xml"
     try:
         done = subprocess.run(
-            [sys.executable, "-c", _ROUND_TRIP, str(REPO / "protocols" / "iliad-7-us-o.yaml"), str(exported), str(again)],
-            env=env, capture_output=True, text=True, timeout=180, check=False,
+            [sys.executable, "-c", _ROUND_TRIP, str(REPO / "protocols" / "iliad-7-us-o.yaml"), str(without_doses),
+             str(again), str(exported)],
+            env=env, capture_output=True, text=True, timeout=300, check=False,
         )  # fmt: skip
     finally:
         _drop(name)
     assert done.returncode == 0, done.stderr[-3000:]
-    recorded, created = map(int, done.stdout.split())
-    assert recorded == ItemValue.objects.count()
+    counts, refusal = done.stdout.splitlines()[:2]
+    recorded, created, derived_differ = map(int, counts.split())
+    assert "STUDY-DRUG" in refusal and "nothing was imported" in refusal and "dose" in refusal
+    assert recorded == ItemValue.objects.exclude(form="STUDY-DRUG").count()  # derived values recomputed alike
+    assert derived_differ == 0
     assert created == Participant.objects.count()
     assert validate_odm(again) == []
     assert _subjects(again) == _subjects(exported)
-    assert _item_data(again) == _item_data(exported)
+    assert _item_data(again) == _item_data(without_doses)
 
 
 def test_odm_import_is_idempotent_and_refuses_to_overwrite(cohort: dict[str, Any], tmp_path: Path) -> None:
@@ -151,7 +177,7 @@ def test_odm_import_is_idempotent_and_refuses_to_overwrite(cohort: dict[str, Any
     # The database moves on (a correction); the older file now disagrees with version 2: refused, nothing written.
     _correct_one_value(cohort)
     text = exported.read_text()
-    corrected = ItemValue.objects.filter(version=2).get()
+    corrected = ItemValue.objects.filter(version=2, item="alc").get()
     # The file has only version 1 of that item: importing it changes nothing and conflicts with nothing.
     assert import_odm(cohort["importer"], exported)["recorded"] == 0
     # A file whose version 1 differs from the database's version 1 is a conflict.

@@ -17,6 +17,12 @@ ARM_VALUES = {"CYT107", "placebo", "PLACEBO", "CYT107 Treatment", "Saline contro
 SUBJECT_LEVEL = ("DM", "DS", "SV", "EX", "LB", "MB", "VS", "RS", "HO", "PR", "AE")
 
 
+def _randomized() -> set[str]:
+    from iliad7.store.models import Participant
+
+    return set(Participant.objects.filter(usubjid__isnull=False).values_list("usubjid", flat=True))
+
+
 def _equal_frames(left: Any, right: Any) -> None:
     assert left.columns == right.columns
     for name in left.columns:
@@ -34,8 +40,11 @@ def test_sdtm_export_conforms_and_every_file_round_trips(cohort: dict[str, Any],
 
     result = export_sdtm(cohort["stat"], tmp_path)
     assert result.as_dict()["errors"] == 0
-    assert {"TS", "TA", "TE", "TV", "TI", "DM", "DS", "SV", "EX", "LB", "MB"} <= set(result.datasets)
-    assert result.datasets["DM"] == 4
+    assert {"TS", "TA", "TE", "TV", "TI", "DM", "SE", "DS", "IE", "SV", "EX", "LB", "CP", "MB"} <= set(result.datasets)
+    from iliad7.store.models import Participant
+
+    # DM: the randomized participants and the screen failures, each once.
+    assert result.datasets["DM"] == 4 + Participant.objects.filter(status="screen_failed").count()
     _, datasets = sdtm_datasets(cohort["stat"])
     for dataset in datasets:
         frame, labels, name = read_xpt(tmp_path / f"{dataset.file_stem}.xpt")
@@ -66,12 +75,22 @@ def test_sdtm_values_follow_the_database(cohort: dict[str, Any]) -> None:
     by = {d.name: d.frame for d in datasets}
     assert by["EX"].height == DoseAdministration.objects.count()
     alc = ItemValue.objects.filter(form="LAB", item="alc").count()
-    lym = by["LB"].filter(by["LB"]["LBTESTCD"] == "LYM")
+    lym = by["LB"].filter((by["LB"]["LBTESTCD"] == "LYM") & by["LB"]["LBSPID"].str.starts_with("LAB-"))
     assert lym.height == alc and set(lym["LBLOINC"]) == {"731-0"}
+    # cells/mm3 is written as its UNIT term 10^6/L (the same number); every unit is a UNIT term
+    assert set(lym["LBORRESU"]) == {"10^6/L"}
+    from iliad7.standards.terminology import CODELISTS
+
+    for name in ("LB", "VS", "CP"):
+        units = set(by[name][f"{name}ORRESU"]) | set(by[name][f"{name}STRESU"])
+        assert units - {""} <= set(CODELISTS["UNIT"].terms), name
     # cells/mm3 entered, 10^9/L standard
     first = lym.row(0, named=True)
     assert math.isclose(first["LBSTRESN"], float(first["LBORRES"]) / 1000) and first["LBSTRESU"] == "10^9/L"
-    assert set(by["DM"]["ARMCD"]) <= {"CYT107", "PLACEBO"}
+    randomized = by["DM"].filter(by["DM"]["ARMNRS"] != "SCREEN FAILURE")
+    assert set(randomized["ARMCD"]) <= {"CYT107", "PLACEBO"} and set(randomized["USUBJID"]) == _randomized()
+    # DM.ARM is ADSL.TRT01P's value (spec/interfaces.md): CYT107 or placebo
+    assert set(randomized["ARM"]) <= {"CYT107", "placebo"}
     for name in ("DS", "EX", "LB", "MB"):  # --SEQ runs 1..n within each subject
         frame = by[name]
         for _, group in frame.group_by("USUBJID"):
@@ -92,12 +111,17 @@ def test_a_blinded_export_contains_no_arm(cohort: dict[str, Any], tmp_path: Path
         export_tables(user, folder / "csv", fmt="csv")
         assert sdtm.blinded and adam.blinded
         dm, _, _ = read_xpt(folder / "sdtm" / "dm.xpt")
-        assert set(dm["ARMCD"]) == set(dm["ACTARMCD"]) == {"BLINDED"}
-        assert set(dm["ARM"]) == set(dm["ACTARM"]) == {"Blinded"}
+        randomized = dm.filter(dm["ARMNRS"] != "SCREEN FAILURE")
+        assert set(randomized["ARMCD"]) == set(randomized["ACTARMCD"]) == {"BLINDED"}
+        assert set(randomized["ARM"]) == set(randomized["ACTARM"]) == {"Blinded"}
+        # A screen failure has no arm in any export; SE (whose treatment element is the arm) is not written.
+        assert set(dm.filter(dm["ARMNRS"] == "SCREEN FAILURE")["ARMCD"]) == {""}
+        assert not (folder / "sdtm" / "se.xpt").exists()
         ex, _, _ = read_xpt(folder / "sdtm" / "ex.xpt")
         assert set(ex["EXTRT"]) == {"CYT107 OR PLACEBO"} and set(ex["EXDOSU"]) == {"mL"}
         adsl, _, _ = read_xpt(folder / "adam" / "adsl.xpt")
         assert set(adsl["TRT01P"]) == set(adsl["TRT01A"]) == {""}
+        assert set(adsl["TRT01PN"].to_list()) == {None}
         # No subject-level value anywhere is an arm (the trial design datasets name the protocol's arms).
         for sub in ("sdtm", "adam"):
             for path in (folder / sub).glob("*.xpt"):
@@ -114,7 +138,9 @@ def test_a_blinded_export_contains_no_arm(cohort: dict[str, Any], tmp_path: Path
     # The same check finds the arms in an unblinded export (the test can fail).
     export_sdtm(cohort["stat"], tmp_path / "stat")
     dm, _, _ = read_xpt(tmp_path / "stat" / "dm.xpt")
-    assert set(dm["ARMCD"]) <= {"CYT107", "PLACEBO"} and "BLINDED" not in set(dm["ARMCD"])
+    assert set(dm["ARMCD"]) <= {"CYT107", "PLACEBO", ""} and "BLINDED" not in set(dm["ARMCD"])
+    se, _, _ = read_xpt(tmp_path / "stat" / "se.xpt")
+    assert {"CYT107", "PBO"} & set(se["ETCD"])
 
 
 def test_a_site_role_exports_its_sites_only(cohort: dict[str, Any]) -> None:
@@ -125,7 +151,12 @@ def test_a_site_role_exports_its_sites_only(cohort: dict[str, Any]) -> None:
     dm = next(d for d in datasets if d.name == "DM").frame
     expected = set(
         Participant.objects.filter(site__code="MSKCC", usubjid__isnull=False).values_list("usubjid", flat=True)
-    )
+    ) | {
+        f"ILIAD-7-US-O-{number}"
+        for number in Participant.objects.filter(site__code="MSKCC", status="screen_failed").values_list(
+            "screening_number", flat=True
+        )
+    }
     assert set(dm["USUBJID"]) == expected and set(dm["SITEID"]) <= {"MSKCC"}
     for dataset in datasets:
         if "USUBJID" in dataset.frame.columns:

@@ -3,6 +3,8 @@
 python tests/store/store_scripts.py dump              # every store table as JSON
 python tests/store/store_scripts.py populate USER     # participants, values, corrections
 python tests/store/store_scripts.py screen USER N     # N screenings (concurrency test)
+python tests/store/store_scripts.py dump-all          # every table of the store app as JSON
+python tests/store/store_scripts.py fail-at K ARGS    # `iliad7 ARGS` failing at the K-th participant's first form
 """
 
 from __future__ import annotations
@@ -77,6 +79,42 @@ def populate(username: str) -> None:
         )
 
 
+def dump_all() -> None:
+    from django.apps import apps
+
+    tables: dict[str, list[dict[str, Any]]] = {}
+    for model in apps.get_app_config("store").get_models():
+        rows = model.objects.order_by("pk").values()
+        tables[model.__name__] = [{k: _plain(v) for k, v in row.items()} for row in rows]
+    print(json.dumps(tables, sort_keys=True, default=str))
+
+
+def fail_at(participant: int, args: list[str]) -> None:
+    """Run the CLI with `iliad7.store.simulation._save` failing on the first follow-up form of the `participant`-th
+    randomized participant (those before were randomized and followed, their forms saved), as a simulator
+    bug that the edit checks refuse would (an InputError naming the field)."""
+    import iliad7.store.simulation as simulation
+    from iliad7.cli import app
+    from iliad7.errors import InputError
+
+    real = simulation._save
+    seen: list[int] = []
+    saves = {"n": 0}
+
+    def failing(world: Any, who: Any, *a: Any, **k: Any) -> None:
+        # DEMOGRAPHICS is entered at screening for everyone screened: count the randomized ones' follow-up forms
+        if a[0] != "DEMOGRAPHICS" and who.pk not in seen:
+            seen.append(who.pk)
+            if len(seen) == participant:
+                sys.stderr.write(f"injected failure after {saves['n']} form saves of {participant - 1} participants\n")
+                raise InputError("crp", "injected failure: 1009 is outside the possible range")
+        saves["n"] += 1
+        real(world, who, *a, **k)
+
+    simulation._save = failing  # type: ignore[assignment]
+    app(args)
+
+
 def screen(username: str, n: int) -> None:
     from iliad7.store import actions
     from iliad7.store.models import User
@@ -97,5 +135,9 @@ if __name__ == "__main__":
         populate(args[0])
     elif command == "screen":
         screen(args[0], int(args[1]))
+    elif command == "dump-all":
+        dump_all()
+    elif command == "fail-at":
+        fail_at(int(args[0]), args[1:])
     else:
         raise SystemExit(f"unknown command {command}")

@@ -21,7 +21,6 @@ ALL_ROLES = sorted(ROLES)
 SITE_SCOPED = {"investigator", "coordinator", "unblinded-pharmacist", "monitor"}
 TRIAL_WIDE_READERS = {
     "data-manager",
-    "infection-adjudicator",
     "dsmb-member",
     "blinded-statistician",
     "unblinded-statistician",
@@ -32,6 +31,8 @@ SEES = {
     **{r: {"MSKCC"} for r in SITE_SCOPED},
     **{r: {"MSKCC", "MDACC"} for r in TRIAL_WIDE_READERS},
     "administrator": set(),
+    # The Secondary Infections Committee reaches participants only to adjudicate their infections.
+    "infection-adjudicator": set(),
 }
 # Which writes each role may make at its own site (never at the other one).
 WRITES = {

@@ -92,10 +92,11 @@ def test_production_settings_lock_out_time_out_and_check_csrf() -> None:
     import iliad7.settings as production
 
     assert production.AXES_FAILURE_LIMIT == 5
-    assert production.AXES_LOCKOUT_PARAMETERS == ["username"]
+    assert production.AXES_LOCKOUT_PARAMETERS == [["username", "ip_address"]]  # per user *and* source
     assert production.AUTHENTICATION_BACKENDS[0] == "axes.backends.AxesStandaloneBackend"
-    assert production.SESSION_SAVE_EVERY_REQUEST is True
-    assert production.SESSION_COOKIE_AGE == 15 * 60
+    assert production.SESSION_SAVE_EVERY_REQUEST is False  # no write per request (iliad7.web.idle)
+    assert production.ILIAD7_SESSION_IDLE_SECONDS == 15 * 60
+    assert "iliad7.web.idle.IdleTimeoutMiddleware" in production.MIDDLEWARE
     assert "django.middleware.csrf.CsrfViewMiddleware" in production.MIDDLEWARE
     assert "django_otp.middleware.OTPMiddleware" in production.MIDDLEWARE
     assert production.MIDDLEWARE[-1] == "axes.middleware.AxesMiddleware"

@@ -198,20 +198,27 @@ def test_backup_and_restore_give_back_the_same_database_and_chain(  # type: igno
     # Life goes on after the backup...
     _script(env, "populate", "ann")
     assert len(_dump(env)["Participant"]) == 6
-    # ...then the backup is restored.
-    restored_out = _ok(run_cli(env, "restore", str(backup))).stdout
+    # ...then the backup is restored: it is older than the latest checkpoint, so only when acknowledged.
+    refused = run_cli(env, "restore", str(backup))
+    assert refused.returncode == 1 and "--acknowledge-rollback" in refused.stderr
+    restored_out = _ok(run_cli(env, "restore", str(backup), "--acknowledge-rollback", "restore test")).stdout
     assert "audit chain intact" in restored_out
     restored = _dump(env)
     for table, rows in snapshot.items():
         if table in {"AuditRecord", "AuditChainHead"}:
             continue
         assert restored[table] == rows, table
-    # The chain is the backed-up chain, record for record, plus the record of the restore.
-    assert restored["AuditRecord"][:-1] == snapshot["AuditRecord"]
-    assert restored["AuditRecord"][-1]["action"] == "backup.restore"
-    assert restored["AuditRecord"][-1]["prev_hash"] == snapshot["AuditRecord"][-1]["hash"]
+    # The chain is the backed-up chain, record for record (the backup holds its own record), plus the restore's.
+    assert restored["AuditRecord"][:-2] == snapshot["AuditRecord"]
+    assert [r["action"] for r in restored["AuditRecord"][-2:]] == ["backup.create", "backup.restore"]
+    assert restored["AuditRecord"][-2]["prev_hash"] == snapshot["AuditRecord"][-1]["hash"]
     verify = json.loads(_ok(run_cli(env, "audit", "verify", "--json")).stdout)
-    assert verify == {"ok": True, "records": len(snapshot["AuditRecord"]) + 1, "first_broken": None}
+    assert {k: verify[k] for k in ("ok", "records", "first_broken")} == {
+        "ok": True,
+        "records": len(snapshot["AuditRecord"]) + 2,
+        "first_broken": None,
+    }
+    assert verify["reconciliation"]["ok"] is True and verify["reconciliation"]["checked"]["participants"] == 3
 
 
 def test_backup_never_overwrites_and_restore_refuses_a_foreign_file(  # type: ignore[no-untyped-def]
@@ -250,3 +257,8 @@ def test_concurrent_writers_never_fork_the_audit_chain(initialised, run_cli) -> 
     assert ids == list(range(1, len(ids) + 1))
     verify = json.loads(_ok(run_cli(initialised, "audit", "verify", "--json")).stdout)
     assert verify["ok"] is True
+    # The three writers appended their checkpoints to one log (file lock, O_APPEND): one whole, signed line
+    # per committed write, none interleaved or cut.
+    anchored = verify["checkpoints"]
+    assert anchored["unreadable"] == [] and anchored["bad_signatures"] == [] and anchored["checked"] >= 36
+    assert anchored["latest"]["last_id"] == len(ids)

@@ -20,10 +20,13 @@ def today(zone: str = "America/New_York") -> str:
     return datetime.now(ZoneInfo(zone)).date().isoformat()
 
 
-def valid_values(form_id: str) -> tuple[str, dict[str, str]]:
-    """(visit, page values) of a form that passes every error check."""
-    now, day = moment(), today()
+def valid_values(form_id: str, site: str = "MSKCC") -> tuple[str, dict[str, str]]:
+    """(visit, page values) of a form that passes every error check at `site` (dates are its today)."""
+    from iliad7.store.actions.pharmacy import SITE_TIME_ZONES
+
+    now, day = moment(), today(SITE_TIME_ZONES[site])
     forms: dict[str, tuple[str, dict[str, str]]] = {
+        "DEMOGRAPHICS": ("SCREENING", {"collected_on": day, "race": "not_reported", "ethnicity": "unknown"}),
         "VITALS": ("", {
             "assessed_at": now, "respiratory_rate": "22", "spo2": "93", "spo2_scale": "1",
             "on_supplemental_oxygen": "true", "oxygen_flow_lpm": "4", "systolic_bp": "105", "diastolic_bp": "70",
@@ -80,3 +83,22 @@ def wrong_value(form: Any) -> tuple[str, str]:
         if item.type == "choice":
             return item.id, "not-a-choice"
     raise AssertionError(f"form {form.id} has no numeric or choice item")
+
+
+def fill_visit(participant: Any, visit: str, user: Any, site: str = "MSKCC") -> dict[str, dict[str, str]]:
+    """Save valid values in every form of `visit` still empty (STUDY-DRUG comes from a dose); {form: values}."""
+    from iliad7.protocol import load_protocol
+    from iliad7.schedule import visit_forms
+    from iliad7.store import actions
+
+    saved: dict[str, dict[str, str]] = {}
+    for form in visit_forms(load_protocol())[visit]:
+        if form == "STUDY-DRUG" or actions.saved_form(participant, form, visit, 1).values:
+            continue
+        _, values = valid_values(form, site)
+        for key in ("collected_at", "assessed_at"):
+            if key in values:
+                values[key] += "+00:00"
+        actions.save_form(participant, form, values, visit=visit, acting_user=user, channel="web")
+        saved[form] = values
+    return saved

@@ -52,6 +52,11 @@ PAGES = (
     "/participants/{sn}/forms/ADVERSE-EVENT/?instance=1",
     "/participants/{sn}/forms/STUDY-DRUG/?visit=BASELINE",
     "/participants/{sn}/forms/VITALS/",
+    # A coordinator's day (issue 17)
+    "/worklist/",
+    "/dashboard/",
+    "/dashboard/?state=open_query&visit=BASELINE",
+    "/trial/",
 )
 # The arm's names as they would appear in a page. "CYT107" is also the product's
 # name in the trial's title and texts, so in pages only a word that can only be
@@ -153,8 +158,9 @@ def test_blinded_user_finds_no_arm_on_any_page_or_api_path(who, staff, trial, lo
                     for allowed in ALLOWED_MENTIONS:
                         text = text.replace(allowed, "")
                     assert not ARM_IN_PAGE.search(text), (who, url, ARM_IN_PAGE.search(text))
-    # Administrators see no participant; everyone else reads plenty.
-    assert answered_200 > (3 if who == "administrator" else 10), who
+    # Administrators see no participant, the infection adjudicator only the reported infections;
+    # everyone else reads plenty.
+    assert answered_200 > (3 if who in ("administrator", "infection-adjudicator") else 10), who
 
 
 def test_the_walk_would_find_an_arm_where_one_is_shown(staff, trial, login) -> None:  # type: ignore[no-untyped-def]
@@ -169,3 +175,168 @@ def test_the_walk_would_find_an_arm_where_one_is_shown(staff, trial, login) -> N
     assert f"<dd>{arm}</dd>" in page
     worksheet = client.get(f"/api/participants/{participant.screening_number}/pharmacy/worksheet").json()
     assert any(key == "contents" for key, _ in _keys_and_values(worksheet))
+
+
+# ---- Issue 19: arm-dependent values, not only arm names --------------------------------------------------------
+#
+# A blinded role must not be able to tell the arms apart by anything it reads. The strongest check
+# is a counterfactual one: crawl everything the role reads, swap the arms in the allocation list
+# (a test instrument: guards dropped, every slot's arm flipped, nothing else touched), crawl again,
+# and require every page, API object, audit record, open report and export to be byte-identical. A
+# page that reads the arm to compute anything it shows (a count, a hash, a kit-code pattern, a
+# colour) changes and fails. The participant an investigator unblinded in an emergency is flipped
+# separately, and that investigator's views of it are allowed to change (they may know that arm).
+
+KIT_TOKEN = re.compile(r"\b[ABCDEFGHJKMNPQRSTUVWXYZ2-9]{6}\b")
+_VOLATILE = (
+    re.compile(r'name="csrfmiddlewaretoken" value="[^"]*"'),
+    re.compile(r'"X-CSRFToken": "[^"]*"'),
+    re.compile(r'nonce="[^"]*"'),
+)
+LIST_SEED = 20261125  # the seed the `trial` fixture's statistician chose (tests/web/conftest.py)
+
+
+def _normalized(url: str, body: str, cutoff: int) -> str:
+    for pattern in _VOLATILE:
+        body = pattern.sub("", body)
+    if url.startswith("/api/audit/records") and body.startswith("["):
+        return json.dumps([r for r in json.loads(body) if r["id"] <= cutoff], sort_keys=True)
+    if url.startswith("/api/audit/verify"):
+        # The flip itself is tampering, which verify rightly reports; what it says is not the arm.
+        return "verify"
+    if url.startswith("/audit/"):
+        # Only the records written before the first crawl (the page is read from there: ?before=): the reports and
+        # exports made between come after, and so do the actions and the count they add.
+        body = re.sub(r"<tr><td>(\d+)</td>.*?</tr>", lambda m: m.group(0) if int(m.group(1)) <= cutoff else "", body,
+                      flags=re.S)  # fmt: skip
+        body = re.sub(r"\d+ records? you may read", "records you may read", body)
+        body = re.sub(r'<datalist id="a-actions">.*?</datalist>', "", body, flags=re.S)
+        body = "\n".join(line for line in body.splitlines() if line.strip())
+    return body
+
+
+def _crawl(client, numbers: list[str], cutoff: int) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    seen = {}
+    for template in PAGES + tuple(_api_get_paths(client)):
+        per_participant = "{sn}" in template or "{screening_number}" in template
+        for sn in numbers if per_participant else ["-"]:
+            for site in ("MSKCC", "MDACC") if "{site_code}" in template else ("MSKCC",):
+                url = _fill(template, sn, site)
+                if url == "/audit/":  # every record up to the first crawl, whatever the crawls added since
+                    url = f"/audit/?before={cutoff + 1}"
+                response = client.get(url)
+                assert response.status_code < 500, url
+                seen[url] = f"{response.status_code}\n" + _normalized(url, response.content.decode(), cutoff)
+    return seen
+
+
+def _files(user, folder) -> dict[str, bytes]:  # type: ignore[no-untyped-def]
+    """The open report and the CSV exports the user may make, as bytes (timestamps of the run removed)."""
+    from iliad7.accounts.roles import Capability
+    from iliad7.standards.exports import export_tables
+    from iliad7.store import access
+    from iliad7.store.actions.reports import write_trial_report
+
+    made: dict[str, bytes] = {}
+    if access.visible_participants(user).exists():
+        for which in ("sdtm", "adam"):
+            result = export_tables(user, folder / which, fmt="csv", which=which)  # type: ignore[arg-type]
+            made.update({f"{which}/{name}": (folder / which / name).read_bytes() for name in result.files})
+    if access.can(user, Capability.VIEW_REPORTS):
+        write_trial_report(user, folder / "report", closed=False, channel="cli")
+        made["ard.json"] = (folder / "report" / "ard.json").read_bytes()
+    return made
+
+
+def _flip_arms(participant_ids: set[int] | None, keep: set[int]) -> None:
+    """Swap CYT107 and placebo in the slots of `participant_ids` (None: every slot but those of `keep`)."""
+    from django.db import connection
+
+    from iliad7.store.triggers import guard_create_statements, guard_drop_statements
+
+    flip = "arm = CASE WHEN arm = 'CYT107' THEN 'placebo' ELSE 'CYT107' END"
+    with connection.cursor() as cursor:
+        for sql in guard_drop_statements(connection.vendor, ("store_allocationslot",)):
+            cursor.execute(sql)
+        if participant_ids is None:
+            kept = ",".join(str(k) for k in keep) or "0"
+            cursor.execute(
+                f"UPDATE store_allocationslot SET {flip} WHERE participant_id IS NULL OR participant_id NOT IN ({kept})"
+            )
+        else:
+            cursor.execute(
+                f"UPDATE store_allocationslot SET {flip} WHERE participant_id IN ({','.join(map(str, participant_ids))})"
+            )
+        for sql in guard_create_statements(connection.vendor, ("store_allocationslot",)):
+            cursor.execute(sql)
+
+
+@pytest.mark.parametrize("who", BLINDED)
+def test_nothing_a_blinded_role_reads_depends_on_the_arms(who, staff, trial, login, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from iliad7.protocol import load_protocol
+    from iliad7.web import views
+
+    monkeypatch.setattr(views, "AUDIT_PAGE_SIZE", 5000)  # the whole trail on one page, as the walk reads it
+    from iliad7.randomization import SeededKitCodes, generate_allocation_list, protocol_strata
+    from iliad7.store.actions import export_allocation_list
+    from iliad7.store.actions.reports import write_trial_report
+    from iliad7.store.models import AuditRecord, UnblindingEvent
+
+    # The unblinded side leaves its marks in the trail first: a closed report and an export of the list.
+    closed = write_trial_report(staff["unblinded-statistician"], tmp_path / "closed", closed=True, channel="cli")
+    export_allocation_list(acting_user=staff["unblinded-pharmacist@MSKCC"], channel="cli")
+    user = staff[who]
+    client = login(user)
+    cutoff = AuditRecord.objects.order_by("-id").values_list("id", flat=True).first()
+    numbers = sorted({p.screening_number for p in trial.values()})
+    unblinded = set(UnblindingEvent.objects.values_list("participant_id", flat=True))
+    knows = set(
+        UnblindingEvent.objects.filter(unblinded_by=user).values_list("participant__screening_number", flat=True)
+    )
+
+    before = _crawl(client, numbers, cutoff)
+    before_files = _files(user, tmp_path / "before")
+    _flip_arms(None, keep=unblinded)
+    after = _crawl(client, numbers, cutoff)
+    after_files = _files(user, tmp_path / "after")
+    changed = [url for url in before if before[url] != after[url]]
+    assert changed == [], (who, changed[:5])
+    assert [n for n in before_files if before_files[n] != after_files.get(n)] == [], who
+
+    # The emergency-unblinded participant: only the investigator who unblinded them may see a change.
+    _flip_arms(unblinded, keep=set())
+    again = _crawl(client, numbers, cutoff)
+    changed = [url for url in after if after[url] != again[url] and not any(n in url for n in knows)]
+    assert changed == [], (who, changed[:5])
+    if not knows:
+        again_files = _files(user, tmp_path / "again")
+        assert [n for n in after_files if after_files[n] != again_files.get(n)] == [], who
+
+    # Kit codes a blinded role sees map to nothing the list's own seed derives, and no digest of
+    # arm-dependent data (the closed report's plain hash), nor the seed itself, appears anywhere.
+    text = "\n".join([*before.values(), *(b.decode(errors="replace") for b in before_files.values())])
+    protocol = load_protocol()
+    strata = protocol_strata(protocol.sites)
+    derived = {
+        s.kit_code
+        for kits in (SeededKitCodes(LIST_SEED), None)
+        for s in generate_allocation_list(
+            protocol.randomization, strata, seed=LIST_SEED, slots_per_stratum=8,
+            **({"kit_codes": kits} if kits else {}),
+        )
+    }  # fmt: skip
+    assert not set(KIT_TOKEN.findall(text)) & derived
+    assert closed.snapshot_sha256 not in text
+    assert str(LIST_SEED) not in text
+
+
+def test_the_counterfactual_walk_sees_the_arm_where_one_is_shown(staff, trial, login) -> None:  # type: ignore[no-untyped-def]
+    # Guard the guard: the unblinded pharmacist's worksheet page shows the arm, so flipping the arms changes it.
+    from iliad7.store.models import AuditRecord
+
+    client = login(staff["unblinded-pharmacist@MSKCC"])
+    cutoff = AuditRecord.objects.order_by("-id").values_list("id", flat=True).first()
+    url = f"/participants/{trial['randomized@MSKCC'].screening_number}/pharmacy/"
+    before = _normalized(url, client.get(url).content.decode(), cutoff)
+    _flip_arms({trial["randomized@MSKCC"].pk}, keep=set())
+    assert _normalized(url, client.get(url).content.decode(), cutoff) != before

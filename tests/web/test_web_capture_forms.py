@@ -52,7 +52,7 @@ def test_bad_input_in_every_form_shows_a_message_beside_the_field_and_keeps_the_
 
     participant = trial["randomized@MDACC"]
     form = load_protocol().form(form_id)
-    visit, values = capture_values.valid_values(form_id)
+    visit, values = capture_values.valid_values(form_id, "MDACC")
     item, wrong = capture_values.wrong_value(form)
     values[item] = wrong
     client = login(staff["coordinator@MDACC"])
@@ -79,7 +79,7 @@ def test_every_form_saves_valid_values_through_the_api(
     form_id: str, staff: Any, trial: Any, login: Any, api_post: Any, capture_values: Any
 ) -> None:
     participant = trial["randomized@MDACC"]
-    visit, values = capture_values.valid_values(form_id)
+    visit, values = capture_values.valid_values(form_id, "MDACC")
     typed = {k: (v + "+00:00" if k.endswith("_at") and "T" in v else v) for k, v in values.items()}
     client = login(staff["coordinator@MDACC"])
     url = f"/api/participants/{participant.screening_number}/forms/{form_id}?visit={visit}"
@@ -114,7 +114,7 @@ def test_lab_form_shows_units_ranges_and_the_ctcae_grade_with_its_inputs(
 ) -> None:
     participant = trial["randomized@MDACC"]
     client = login(staff["coordinator@MDACC"])
-    visit, values = capture_values.valid_values("LAB")
+    visit, values = capture_values.valid_values("LAB", "MDACC")
     url = _form_url(participant.screening_number, "LAB", visit)
     page = client.get(url).content.decode()
     alc = _field_html(page, "alc")
@@ -134,7 +134,7 @@ def test_lab_form_shows_units_ranges_and_the_ctcae_grade_with_its_inputs(
 def test_vitals_form_shows_news2_with_its_inputs(staff: Any, trial: Any, login: Any, capture_values: Any) -> None:
     participant = trial["randomized@MDACC"]
     client = login(staff["coordinator@MDACC"])
-    visit, values = capture_values.valid_values("VITALS")
+    visit, values = capture_values.valid_values("VITALS", "MDACC")
     url = _form_url(participant.screening_number, "VITALS", visit)
     assert _post(client, url, {**values, "visit": visit}).status_code == 302
     derived = client.get(url).content.decode().split('id="derived-h"', 1)[1]
@@ -148,7 +148,7 @@ def test_a_correction_needs_a_reason_on_the_page_and_in_the_api(
 
     participant = trial["randomized@MDACC"]
     client = login(staff["coordinator@MDACC"])
-    visit, values = capture_values.valid_values("LAB")
+    visit, values = capture_values.valid_values("LAB", "MDACC")
     url = _form_url(participant.screening_number, "LAB", visit)
     assert _post(client, url, {**values, "visit": visit}).status_code == 302
     page = client.get(url).content.decode()
@@ -174,7 +174,7 @@ def test_a_locked_form_refuses_changes_until_unlocked(
     participant = trial["randomized@MDACC"]
     sn = participant.screening_number
     coordinator = login(staff["coordinator@MDACC"])
-    visit, values = capture_values.valid_values("LAB")
+    visit, values = capture_values.valid_values("LAB", "MDACC")
     url = _form_url(sn, "LAB", visit)
     assert _post(coordinator, url, {**values, "visit": visit}).status_code == 302
     manager = login(staff["data-manager"])
@@ -204,7 +204,7 @@ def test_a_locked_form_refuses_changes_until_unlocked(
 def test_sdv_toggle_for_monitors_only(staff: Any, trial: Any, login: Any, api_post: Any, capture_values: Any) -> None:
     participant = trial["randomized@MDACC"]
     sn = participant.screening_number
-    visit, values = capture_values.valid_values("LAB")
+    visit, values = capture_values.valid_values("LAB", "MDACC")
     assert (
         _post(login(staff["coordinator@MDACC"]), _form_url(sn, "LAB", visit), {**values, "visit": visit}).status_code
         == 302

@@ -24,7 +24,7 @@ def _query_ids(page: str) -> list[int]:
 def lab(staff: Any, trial: Any, login: Any, capture_values: Any) -> Any:
     """A LAB form saved at BASELINE for the randomized MDACC participant; returns the participant."""
     participant = trial["randomized@MDACC"]
-    visit, values = capture_values.valid_values("LAB")
+    visit, values = capture_values.valid_values("LAB", "MDACC")
     client = login(staff["coordinator@MDACC"])
     url = f"/participants/{participant.screening_number}/forms/LAB/?visit={visit}"
     assert _post(client, url, {**values, "visit": visit}).status_code == 302
@@ -110,7 +110,7 @@ def test_casebook_signature_is_refused_with_an_open_query_and_given_once_closed(
 
     sn = lab.screening_number
     coordinator = login(staff["coordinator@MDACC"])
-    _, eos = capture_values.valid_values("END-OF-STUDY")
+    _, eos = capture_values.valid_values("END-OF-STUDY", "MDACC")
     assert _post(coordinator, f"/participants/{sn}/forms/END-OF-STUDY/?instance=1", eos).status_code == 302
     query = actions.raise_query(
         lab, form="LAB", item="alc", visit="BASELINE", text="560?", acting_user=staff["monitor@MDACC"], channel="web"
@@ -173,7 +173,7 @@ def test_sae_clock_list_shows_deadline_and_overdue(staff: Any, trial: Any, login
 
     participant = trial["randomized@MDACC"]
     client = login(staff["coordinator@MDACC"])
-    _, ae = capture_values.valid_values("ADVERSE-EVENT")
+    _, ae = capture_values.valid_values("ADVERSE-EVENT", "MDACC")
     late = (datetime.now(UTC) - timedelta(hours=30)).strftime("%Y-%m-%dT%H:%M")
     ae.update(serious="true", sae_life_threatening="true", awareness_at=late)
     assert (

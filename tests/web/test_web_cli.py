@@ -114,3 +114,16 @@ def test_serve_runs_the_app_under_gunicorn(tmp_path: Path) -> None:
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
+
+
+def test_serve_says_plainly_when_the_port_is_taken_and_prints_no_address() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = int(taken.getsockname()[1])
+        result = CliRunner().invoke(_app(), ["serve", "--port", str(port)])
+    assert result.exit_code == 2
+    assert (
+        f"port {port} on 127.0.0.1 is already in use" in result.output and f"PORT={port + 1} make run" in result.output
+    )
+    assert "http://" not in result.output and "Traceback" not in result.output

@@ -19,7 +19,9 @@ def test_login_with_csrf_lands_on_the_home_page(staff, login) -> None:  # type: 
             "csrfmiddlewaretoken": page.cookies["csrftoken"].value,
         },
     )
-    assert response.status_code == 302 and response["Location"] == "/"
+    # With no page asked for, a coordinator starts at the record-status dashboard (issue 17).
+    assert response.status_code == 302 and response["Location"] == "/dashboard/"
+    assert client.get("/dashboard/").status_code == 200
     home = client.get("/")
     assert home.status_code == 200
     assert b"Study coordinator" in home.content and b"New participant" not in home.content

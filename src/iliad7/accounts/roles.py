@@ -5,10 +5,18 @@ user is assigned to, as a coordinator does) or trial-wide (a data manager, a
 statistician). Blinding follows the protocol's quadruple masking: only the
 unblinded pharmacist, who prepares the syringes, and the unblinded
 statistician, who generates the list, ever see the arm; DSMB members see it
-only in closed session (the unblinding action, not a standing permission).
+only in a closed session the unblinded statistician scheduled for them (its
+time window, not a standing permission nor the member's own statement).
 A second factor (TOTP) is required at login for every role that can see the
 arm, for the DSMB and for administrators, who can grant such roles; signing
 always asks for it again, whatever the role.
+
+Separation of duties (`role_conflicts`): one account holds roles of one
+blinding only. An unblinded role (pharmacist, statistician) is never combined
+with a blinded role or the DSMB, whose arm-knowledge would otherwise follow the
+person into blinded work; a DSMB member, unblinded in closed session, holds no
+other role; an administrator, who grants roles, holds no other role (and may
+not change their own). A person with two jobs has two accounts.
 """
 
 from __future__ import annotations
@@ -50,6 +58,10 @@ class Capability(StrEnum):
     ADJUDICATE_INFECTION = "infection.adjudicate"  # the Secondary Infections Committee, blind to the arm
     # Analysis (issue 7): the SAP analyses and the DSMB reports (closed only for those who may see the arm).
     VIEW_REPORTS = "report.view"
+    # Pre-screening (issue 15): the site's worklist of EHR candidates (identifiable: every view is audited).
+    VIEW_CANDIDATES = "prescreen.view"
+    # Issue 22: the DSMB's closed session is scheduled (members, time window) by the unblinded statistician.
+    SCHEDULE_CLOSED_SESSION = "dsmb.schedule_closed_session"
 
 
 class Blinding(StrEnum):
@@ -83,6 +95,7 @@ _SITE_STAFF = frozenset(
         _C.RECORD_DOSE,
         _C.VIEW_QUERIES,
         _C.ANSWER_QUERY,
+        _C.VIEW_CANDIDATES,
     }
 )
 _READ = frozenset({_C.VIEW_PARTICIPANTS})
@@ -106,7 +119,8 @@ _TABLE: tuple[tuple[str, str, bool, Blinding, bool, frozenset[Capability]], ...]
         True,
         Blinding.UNBLINDED,
         True,
-        _READ | {_C.VIEW_ALLOCATION, _C.EXPORT_ALLOCATION, _C.PREPARE_DOSE, _C.DRUG_ACCOUNTABILITY},
+        # The worklist (no arm on it) tells the pharmacy who may soon need a dose prepared.
+        _READ | {_C.VIEW_ALLOCATION, _C.EXPORT_ALLOCATION, _C.PREPARE_DOSE, _C.DRUG_ACCOUNTABILITY, _C.VIEW_CANDIDATES},
     ),
     (
         "monitor",
@@ -124,13 +138,15 @@ _TABLE: tuple[tuple[str, str, bool, Blinding, bool, frozenset[Capability]], ...]
         False,
         _OVERSIGHT | {_C.VIEW_QUERIES, _C.RAISE_QUERY, _C.LOCK_DATA},
     ),
+    # The Secondary Infections Committee reads the reported infections and nothing else of a participant
+    # (no lab values: a lymphocyte count can hint at the arm); ADJUDICATE_INFECTION scopes what it reaches.
     (
         "infection-adjudicator",
         "Infection adjudicator (Secondary Infections Committee)",
         False,
         Blinding.BLINDED,
         False,
-        _READ | {_C.ADJUDICATE_INFECTION},
+        frozenset({_C.ADJUDICATE_INFECTION}),
     ),
     (
         "dsmb-member",
@@ -147,7 +163,9 @@ _TABLE: tuple[tuple[str, str, bool, Blinding, bool, frozenset[Capability]], ...]
         False,
         Blinding.UNBLINDED,
         True,
-        _READ | {_C.GENERATE_ALLOCATION, _C.EXPORT_ALLOCATION, _C.VIEW_ALLOCATION, _C.VIEW_REPORTS},
+        _READ
+        | {_C.GENERATE_ALLOCATION, _C.EXPORT_ALLOCATION, _C.VIEW_ALLOCATION, _C.VIEW_REPORTS}
+        | {_C.SCHEDULE_CLOSED_SESSION},
     ),
     ("sponsor-viewer", "Sponsor viewer", False, Blinding.BLINDED, False, _OVERSIGHT),
     # Administrators manage accounts, not trial data: they see no participant.
@@ -187,3 +205,29 @@ def can_see_arm(roles: Iterable[str], *, closed_session: bool = False) -> bool:
         if spec.blinding is Blinding.CLOSED_SESSION and closed_session:
             return True
     return False
+
+
+def role_conflicts(roles: Iterable[str]) -> list[str]:
+    """Why one account may not hold all of `roles` together (empty: it may); see the module text."""
+    names = sorted(set(roles))
+    problems: list[str] = []
+    if "administrator" in names and len(names) > 1:
+        others = ", ".join(n for n in names if n != "administrator")
+        problems.append(f"administrator cannot be combined with {others}: who grants roles holds no other role")
+    classes: dict[Blinding, list[str]] = {}
+    for name in names:
+        if name != "administrator":
+            classes.setdefault(ROLES[name].blinding, []).append(name)
+    unblinded = classes.get(Blinding.UNBLINDED, [])
+    dsmb = classes.get(Blinding.CLOSED_SESSION, [])
+    blinded = classes.get(Blinding.BLINDED, [])
+    if unblinded and (blinded or dsmb):
+        problems.append(
+            f"{', '.join(unblinded)} (unblinded: sees the arm) cannot be combined with "
+            f"{', '.join(blinded + dsmb)} (blinded, or unblinded only in a DSMB closed session)"
+        )
+    if dsmb and blinded:
+        problems.append(
+            f"{', '.join(dsmb)} (sees the arm in closed session) cannot be combined with {', '.join(blinded)} (blinded)"
+        )
+    return problems

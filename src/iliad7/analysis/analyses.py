@@ -483,7 +483,10 @@ def mortality(data: AnalysisData) -> list[AnalysisResult]:
             ]
         except NotEstimable:
             by_arm.append(Summary(name, "n", 0.0))
-    pool = fit.km_at(t, e, horizon) if t.size else None
+    try:
+        pool: fit.SurvivalPoint | None = fit.km_at(t, e, horizon)
+    except NotEstimable:  # nobody yet, or follow-up short of the horizon: no survival at day 45 is claimed
+        pool = None
     pooled = (
         Summary("pooled", "n", float(t.size)),
         Summary("pooled", "deaths", float(e.sum())),
@@ -637,7 +640,7 @@ def osfd(data: AnalysisData) -> list[AnalysisResult]:
     """SAP 4.7: organ-support-free days to day 45 (death -1): Wilcoxon rank-sum and proportional odds."""
     wilcoxon = _rank_result(data, "OSFD-WILCOXON", "OSFD", "OSFD45", "4.7", "Wilcoxon rank-sum test of OSFD45")
     pop = population(data, "MITT")
-    frame = pop.adsl
+    frame = pop.adsl.filter(pl.col("OSFD45").is_not_null())  # null: the window is not over at the data cut
     y = frame["OSFD45"].to_numpy()
     arm = _arm(frame)
     planned = "proportional odds logistic regression of OSFD45 on arm and site; Wald 95% CI"

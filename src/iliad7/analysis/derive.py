@@ -28,6 +28,7 @@ class ProtocolDays:
     endpoint_day: int  # "day 30 or discharge"
     endpoint_window: int  # +/- days of the D30 visit
     horizon_day: int  # day 45: mortality, OSFD, safety, readmissions
+    horizon_window: int = 0  # days before day 45 the D45 contact may fall (its visit window)
 
 
 @lru_cache(maxsize=1)
@@ -42,6 +43,7 @@ def protocol_days() -> ProtocolDays:
         endpoint_day=d30.target_day,
         endpoint_window=max(d30.window_days.before, d30.window_days.after),
         horizon_day=protocol.parameters.osfd_window_days,
+        horizon_window=visits["D45"].window_days.before if "D45" in visits else 0,
     )
 
 
@@ -150,7 +152,7 @@ def derive_anl01fl(
     return adlb.with_row_index("_ROW").with_columns(ANL01FL=_flag(pl.col("_ROW").is_in(chosen.implode()))).drop("_ROW")
 
 
-def derive_osfd(adsl: pl.DataFrame, adsupp: pl.DataFrame, *, window_days: int) -> pl.DataFrame:
+def derive_osfd(adsl: pl.DataFrame, adsupp: pl.DataFrame, *, window_days: int, grace_days: int = 0) -> pl.DataFrame:
     """Add OSFD45, organ-support-free days from day 0 through the window (SAP 3.4, clinical-rules 2.5).
 
     The days 0..`window_days` on which the participant is alive and on neither respiratory
@@ -159,8 +161,12 @@ def derive_osfd(adsl: pl.DataFrame, adsupp: pl.DataFrame, *, window_days: int) -
     count. Days after discharge alive count as free. A participant who dies on or before
     `window_days` scores -1. An episode runs from STARTDY to the day before ENDDY (ENDDY null:
     still going at the end of the window).
+
+    A participant alive whose follow-up (LSTALVDY) has not reached `window_days` at the data cut
+    has no OSFD45 yet (null): the days not yet lived are not counted as free. `grace_days` (the
+    D45 visit's window before day 45) lets a last contact that early close the window.
     """
-    check(adsl, ADSL_SOURCE, columns=("USUBJID", "DTHDY"))
+    check(adsl, ADSL_SOURCE, columns=("USUBJID", "DTHDY", "LSTALVDY"))
     check(adsupp, ADSUPP)
     subjects = _unique_subjects(adsl)
     episodes = adsupp.filter(pl.col("SUPPCAT").is_in(list(RESPIRATORY_OR_CARDIOVASCULAR))).select(
@@ -180,7 +186,9 @@ def derive_osfd(adsl: pl.DataFrame, adsupp: pl.DataFrame, *, window_days: int) -
         .with_columns(
             OSFD45=pl.when(pl.col("DTHDY").is_not_null() & (pl.col("DTHDY") <= window_days))
             .then(pl.lit(-1, dtype=pl.Int64))
-            .otherwise(window_days + 1 - pl.col("_SUPPORTED").fill_null(0).cast(pl.Int64))
+            .when(pl.col("LSTALVDY").fill_null(-1) >= window_days - grace_days)
+            .then(window_days + 1 - pl.col("_SUPPORTED").fill_null(0).cast(pl.Int64))
+            .otherwise(pl.lit(None, dtype=pl.Int64))
         )
         .drop("_SUPPORTED")
     )
@@ -217,9 +225,10 @@ def derive_hospital_los(adsl: pl.DataFrame, *, horizon_day: int) -> pl.DataFrame
     """ADTTE rows HOSPLOS: days from dose 1 to discharge alive from the index hospitalization (SAP 3.5.2).
 
     Discharge alive (DSCHDY) is the event (EVENTCD 1); death in hospital first is the competing
-    event (EVENTCD 2) at DTHDY; still in hospital at the horizon is censored there (EVENTCD 0).
+    event (EVENTCD 2) at DTHDY; still in hospital is censored (EVENTCD 0) at the earlier of the
+    horizon and the end of follow-up (LSTALVDY: the data cut of one randomized lately).
     """
-    check(adsl, ADSL_SOURCE, columns=("USUBJID", "DTHDY", "DSCHDY"))
+    check(adsl, ADSL_SOURCE, columns=("USUBJID", "DTHDY", "DSCHDY", "LSTALVDY"))
     discharged = pl.col("DSCHDY").is_not_null() & (pl.col("DSCHDY") <= horizon_day)
     died = pl.col("DTHDY").is_not_null() & (pl.col("DTHDY") <= horizon_day)
     return _tte(
@@ -228,7 +237,7 @@ def derive_hospital_los(adsl: pl.DataFrame, *, horizon_day: int) -> pl.DataFrame
             .then(pl.col("DSCHDY"))
             .when(died)
             .then(pl.col("DTHDY"))
-            .otherwise(pl.lit(horizon_day)),
+            .otherwise(pl.min_horizontal(pl.col("LSTALVDY").fill_null(horizon_day), pl.lit(horizon_day))),
             EVENTCD=pl.when(discharged).then(1).when(died).then(2).otherwise(0),
         ),
         "HOSPLOS",
@@ -241,11 +250,18 @@ def derive_icu_los(adsl: pl.DataFrame, adho: pl.DataFrame, *, horizon_day: int) 
     AVAL is the number of days inside ICU stays (HOCAT ICU) that start before the index discharge
     (or the horizon); EVENTCD is 2 for a participant who died by the horizon (death competes:
     ranked worst in the Wilcoxon test), 1 for one alive and out of the ICU, 0 for one still in
-    the ICU at the horizon.
+    the ICU at the horizon or at the end of follow-up (LSTALVDY), whose days are counted only
+    through that day.
     """
-    check(adsl, ADSL_SOURCE, columns=("USUBJID", "DTHDY", "DSCHDY"))
+    check(adsl, ADSL_SOURCE, columns=("USUBJID", "DTHDY", "DSCHDY", "LSTALVDY"))
     check(adho, ADHO)
-    subjects = _unique_subjects(adsl).with_columns(_END=pl.col("DSCHDY").fill_null(horizon_day + 1))
+    # The day after the last one counted: the index discharge, else (alive) the end of follow-up.
+    followed = (
+        pl.when(pl.col("DTHDY").is_null())
+        .then(pl.min_horizontal(pl.col("LSTALVDY").fill_null(horizon_day), pl.lit(horizon_day)) + 1)
+        .otherwise(pl.lit(horizon_day + 1))
+    )
+    subjects = _unique_subjects(adsl).with_columns(_END=pl.col("DSCHDY").fill_null(followed))
     stays = (
         adho.filter(pl.col("HOCAT") == "ICU")
         .join(subjects.select("USUBJID", "_END"), on="USUBJID", how="inner")
@@ -394,7 +410,7 @@ def derive_adsl(
     days = protocol_days()
     adsl = derive_populations(adsl_source)
     adsl = derive_dthfl(adsl, horizon_day=days.horizon_day)
-    adsl = derive_osfd(adsl, adsupp, window_days=days.horizon_day)
+    adsl = derive_osfd(adsl, adsupp, window_days=days.horizon_day, grace_days=days.horizon_window)
     adsl = derive_who_endpoint(adsl, adcs, endpoint_day=days.endpoint_day)
     adsl = derive_readmissions(adsl, adho, horizon_day=days.horizon_day)
     return check(adsl, ADSL)

@@ -141,6 +141,10 @@ def km_at(time: FloatArray, event: FloatArray, day: float) -> SurvivalPoint:
     e = np.asarray(event, dtype=float)
     if t.size == 0:
         raise NotEstimable("no participants")
+    # Beyond the longest follow-up the curve is unknown (R's summary.survfit gives nothing there), unless
+    # everyone has died by then.
+    if t.max() < day and not bool((e[t == t.max()] == 1).all()):
+        raise NotEstimable(f"follow-up reaches day {t.max():g} only, not day {day:g}")
     s, var_sum = 1.0, 0.0
     for u in np.unique(t[(e == 1) & (t <= day)]):
         n = int((t >= u).sum())

@@ -15,9 +15,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
+
+if TYPE_CHECKING:
+    from iliad7.simulate.cohort import Cohort
 
 from iliad7.analysis.consort import consort_counts
 from iliad7.analysis.datasets import (
@@ -242,11 +245,15 @@ def datasets_from_participants(items: list[tuple[str, dict[str, Any], Any]]) -> 
     )
 
 
-def simulated_trial(n: int, seed: int) -> SimulatedTrial:
-    """Simulate a trial of `n` randomized participants (``iliad7.simulate.simulate_cohort``) and derive its datasets."""
+def simulated_trial(n: int, seed: int, cohort: Cohort | None = None) -> SimulatedTrial:
+    """Simulate a trial of `n` randomized participants (``iliad7.simulate.simulate_cohort``) and derive its datasets.
+
+    `cohort`: an already simulated cohort to derive from (the one a database replay used).
+    """
     from iliad7.simulate import load_parameters, simulate_cohort
 
-    cohort = simulate_cohort(load_parameters(), seed, n)
+    if cohort is None:
+        cohort = simulate_cohort(load_parameters(), seed, n)
     items = []
     for order, item in enumerate(cohort.randomized, start=1):
         record = cohort.screened[item.screening_index].record

@@ -299,6 +299,11 @@ def _km_steps(time: np.ndarray, event: np.ndarray) -> tuple[np.ndarray, np.ndarr
     return np.array(xs), np.array(ys)
 
 
+def km_reach(times: np.ndarray, horizon: int) -> float:
+    """The last day a survival curve is known: the longest follow-up, at most the horizon (day 45)."""
+    return float(min(horizon, times.max())) if times.size else 0.0
+
+
 def km_figure(data: AnalysisData, closed: bool) -> Any:
     from matplotlib.figure import Figure
 
@@ -311,18 +316,20 @@ def km_figure(data: AnalysisData, closed: bool) -> Any:
     fig = Figure(figsize=(6, 4))
     ax = fig.add_subplot()
     groups = [(arm, tte.filter(pl.col("TRT01P") == arm)) for arm in ARMS] if closed else [("pooled", tte)]
+    # Each curve stops at its longest follow-up (the data cut of the last randomized), never drawn beyond.
+    reach = km_reach(tte["AVAL"].to_numpy(), horizon)
     for name, rows in groups:
         if rows.height == 0:
             continue
         xs, ys = _km_steps(rows["AVAL"].to_numpy(), (rows["CNSR"] == 0).to_numpy().astype(int))
-        xs = np.append(xs, horizon)
+        xs = np.append(xs, km_reach(rows["AVAL"].to_numpy(), horizon))
         ys = np.append(ys, ys[-1])
         ax.step(xs, ys, where="post", color=COLORS[name], label=(name if closed else "all participants"))
     ax.set_ylim(0, 1.02)
-    ax.set_xlim(0, horizon)
+    ax.set_xlim(0, max(reach, 1))
     ax.set_xlabel("study day")
     ax.set_ylabel("survival probability")
-    ax.set_title("Kaplan-Meier survival to day 45 (ITT)")
+    ax.set_title(f"Kaplan-Meier survival to day {reach:g} (ITT)")
     if ax.get_legend_handles_labels()[0]:  # no curve without a randomized participant
         ax.legend(fontsize=8)
     fig.tight_layout()
@@ -437,8 +444,9 @@ def build_report(
     provenance: dict[str, str],
     *,
     closed: bool,
+    reader: str = "",
 ) -> Report:
-    """Tables, figures and the HTML of an open (pooled) or closed (by arm) DSMB report."""
+    """Tables, figures and the HTML of an open (pooled) or closed (by arm) DSMB report (`report_title`)."""
     tables: list[Table] = [disposition_table(consort), baseline_table(data.adsl, closed)]
     if closed:
         tables.append(efficacy_table(results))
@@ -452,15 +460,15 @@ def build_report(
     if closed:
         figures.append(("Forest plot of effects", forest_figure(results)))
     figures.append(("WHO scale distribution by day", who_figure(data, closed)))
-    kind = "Closed report (by arm; unblinded DSMB session)" if closed else "Open report (pooled; blinded)"
+    kind = report_title(closed, reader)
     prov = "".join(f"<li>{html.escape(k)}: <code>{html.escape(v)}</code></li>" for k, v in provenance.items())
     parts = [
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
-        f"<title>ILIAD-7-US-O DSMB {html.escape(kind)}</title>",
+        f"<title>ILIAD-7-US-O {html.escape(kind)}</title>",
         "<style>body{font-family:sans-serif;max-width:1100px;margin:auto}table{border-collapse:collapse;"
         "font-size:12px;margin-bottom:1em}td,th{border:1px solid #bbb;padding:2px 6px;text-align:left}"
         ".note{font-size:11px;color:#555}img{max-width:100%}</style></head><body>",
-        f"<h1>ILIAD-7-US-O (NCT04426201) — DSMB {html.escape(kind)}</h1>",
+        f"<h1>ILIAD-7-US-O (NCT04426201) — {html.escape(kind)}</h1>",
         "<p>Statistical analysis plan: docs/sap.md. Every number below is computed from the datasets identified "
         "by the snapshot hash.</p>",
         f"<ul>{prov}</ul>",
@@ -473,6 +481,13 @@ def build_report(
         )
     parts.append("</body></html>\n")
     return Report("".join(parts), tuple(tables), tuple(figures))
+
+
+def report_title(closed: bool, reader: str = "") -> str:
+    """What the report is and whom it was written for: "Closed report (by arm) for the unblinded statistician
+    ann" or "Open report (pooled; blinded)"; `reader` (who, in which capacity) is left out when empty."""
+    kind = "Closed report (by arm)" if closed else "Open report (pooled; blinded)"
+    return f"{kind} for {reader}" if reader else kind
 
 
 def write_pdf(report: Report, path: Path, title: str, provenance: dict[str, str]) -> None:
@@ -501,13 +516,17 @@ def write_report(
     *,
     closed: bool,
     source: str,
+    reader: str = "",
 ) -> dict[str, Path]:
-    """Write report.html, report.pdf, ard.json, provenance.json and datasets/*.csv into `out`."""
+    """Write report.html, report.pdf, ard.json, provenance.json and datasets/*.csv into `out`.
+
+    `reader` names whom the report is for (`report_title`): "the unblinded statistician ann", "the DSMB
+    in closed session (bob)"."""
     from iliad7.analysis.ard import ard_rows, dumps, provenance, write_datasets
 
     out.mkdir(parents=True, exist_ok=True)
     prov = provenance(data, source=source)
-    report = build_report(data, results, consort, prov, closed=closed)
+    report = build_report(data, results, consort, prov, closed=closed, reader=reader)
     paths = {
         "html": out / "report.html",
         "pdf": out / "report.pdf",
@@ -515,7 +534,7 @@ def write_report(
         "provenance": out / "provenance.json",
     }
     paths["html"].write_text(report.html, encoding="utf-8")
-    title = "ILIAD-7-US-O DSMB " + ("closed report (by arm)" if closed else "open report (pooled)")
+    title = "ILIAD-7-US-O " + report_title(closed, reader)
     write_pdf(report, paths["pdf"], title, prov)
     paths["ard"].write_bytes(dumps(ard_rows(list(results), closed=closed)))
     paths["provenance"].write_bytes(dumps({**prov, "report": "closed" if closed else "open"}))

@@ -4,7 +4,9 @@
 audit record commits or rolls back with the change it describes. It locks the
 single chain-head row first (SELECT ... FOR UPDATE on PostgreSQL; on SQLite
 the IMMEDIATE transaction already holds the database write lock), so two
-writers can never chain onto the same predecessor.
+writers can never chain onto the same predecessor. Once the transaction
+commits, `iliad7.audit.anchor` appends a signed checkpoint of the chain head
+outside the database.
 """
 
 from __future__ import annotations
@@ -77,6 +79,9 @@ def append(
     head.last_id = record.id
     head.last_hash = record.hash
     head.save(update_fields=["last_id", "last_hash"])
+    from iliad7.audit import anchor
+
+    anchor.after_append()  # a signed checkpoint of the head once this transaction commits
     return record
 
 

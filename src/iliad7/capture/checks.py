@@ -410,6 +410,11 @@ class _Checker:
             if all(self._value(name) is None for name in check.items):
                 fire()
             return
+        if check.kind in ("any-is", "none-is"):
+            hits = [name for name in check.items if self._value(name) in check.values]
+            if (check.kind == "any-is") != bool(hits):
+                fire()
+            return
         assert check.item is not None
         value = self._value(check.item)
         if check.kind == "required-if":

@@ -13,6 +13,7 @@ from iliad7.cli import adjudication as adjudication_cli
 from iliad7.cli import analysis as analysis_cli
 from iliad7.cli import capture as capture_cli
 from iliad7.cli import irt as irt_cli
+from iliad7.cli import prescreen as prescreen_cli
 from iliad7.cli import protocol as protocol_cli
 from iliad7.cli import rules as rules_cli
 from iliad7.cli import simulate as simulate_cli
@@ -37,6 +38,7 @@ analysis_cli.register(app)
 capture_cli.register(app)
 standards_cli.register(app)
 adjudication_cli.register(app)
+prescreen_cli.register(app)
 
 
 def main() -> None:

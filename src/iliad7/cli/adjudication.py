@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 import typer
 
-from iliad7.cli._common import acting_user, database, participant, print_json
+from iliad7.cli._common import acting_user, database, print_json
 
 AsUser = Annotated[str, typer.Option("--as", help="Act as this user: their roles and sites apply.")]
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print the machine-readable result.")]
@@ -71,8 +71,11 @@ def infection_adjudicate(
         from iliad7.store.actions.adjudication import adjudicate_infection
 
         user = acting_user(as_user)
+        from iliad7.accounts.roles import Capability
+        from iliad7.store.access import access_participant
+
         row = adjudicate_infection(
-            participant(user, screening_number),
+            access_participant(user, screening_number.strip(), Capability.ADJUDICATE_INFECTION),
             instance,
             decision=decision.strip(),
             rationale=rationale,

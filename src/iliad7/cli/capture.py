@@ -12,6 +12,8 @@
     iliad7 lock casebook SN --reason TEXT --as USER [--unlock]
     iliad7 casebook sign SN --as USER --otp CODE --password-stdin
     iliad7 sae clocks --as USER [--json]
+    iliad7 data-cut set SN (--at TIME | --lift) --reason TEXT --as USER
+    iliad7 data-cut show SN --as USER [--json]
 
 `--input FILE` holds one JSON object: item id -> value as typed (a unit under
 `ITEM.unit`). Every command acts as `--as USER` with that user's roles and
@@ -30,6 +32,7 @@ import typer
 
 from iliad7.cli._common import EXIT_BAD_INPUT, database
 from iliad7.cli._common import acting_user as _acting_user
+from iliad7.cli._common import aware_datetime as _datetime
 from iliad7.cli._common import fail as _fail
 from iliad7.cli._common import participant as _participant
 from iliad7.cli._common import print_json as _print_json
@@ -75,6 +78,13 @@ def register(app: typer.Typer) -> None:
     sae_app = typer.Typer(name="sae", help="Serious adverse events.", no_args_is_help=True)
     sae_app.command("clocks")(sae_clocks_command)
     app.add_typer(sae_app, name="sae")
+
+    cut_app = typer.Typer(
+        name="data-cut", help="A participant's data cut: follow-up entered up to then.", no_args_is_help=True
+    )
+    cut_app.command("set")(data_cut_set)
+    cut_app.command("show")(data_cut_show)
+    app.add_typer(cut_app, name="data-cut")
 
 
 def _database() -> Any:
@@ -377,3 +387,39 @@ def sae_clocks_command(as_user: AsUser, as_json: JsonFlag = False) -> None:
     for row in rows:
         state = "OVERDUE" if row["overdue"] else "reported" if row["reported_at"] else "open"
         typer.echo(f"{row['participant']} AE#{row['instance']} {row['term']}: due {row['deadline']} ({state})")
+
+
+def data_cut_set(
+    number: Number,
+    reason: Annotated[str, typer.Option("--reason", help="Why the data cut is set or lifted.")],
+    as_user: AsUser,
+    at: Annotated[str, typer.Option("--at", help="ISO 8601 date and time with offset; not in the future.")] = "",
+    lift: Annotated[bool, typer.Option("--lift", help="Lift the data cut: follow-up entry resumed.")] = False,
+) -> None:
+    """Set a participant's data cut (data manager): the calendar is then read at it, not now. Or lift it."""
+    if bool(at) == lift:
+        _fail(EXIT_BAD_INPUT, "error: --at: give either --at TIME or --lift")
+    cut_at = None if lift else _datetime("--at", at)
+    with database(lambda field: "--at" if field == "cut_at" else f"--{field.replace('_', '-')}"):
+        from iliad7.store.actions.data_cut import set_data_cut
+
+        user = _acting_user(as_user)
+        set_data_cut(_participant(user, number), cut_at, reason=reason, acting_user=user, channel="cli")
+    typer.echo(f"data cut of {number.strip().upper()} {'lifted' if lift else 'set to ' + cut_at.isoformat()}")
+
+
+def data_cut_show(number: Number, as_user: AsUser, as_json: JsonFlag = False) -> None:
+    """The participant's data cut in force, and who set each one and why."""
+    with _database():
+        from iliad7.store.actions.data_cut import data_cut_history
+
+        user = _acting_user(as_user)
+        history = data_cut_history(_participant(user, number))
+    if as_json:
+        _print_json(history)
+        return
+    if not history:
+        typer.echo("no data cut: the calendar is read now")
+    for row in history:
+        cut = row["cut_at"] or "lifted"
+        typer.echo(f"{row['set_at']}  {cut}  by {row['set_by']} ({row['channel']}): {row['reason']}")

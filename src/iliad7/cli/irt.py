@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -26,6 +26,7 @@ import typer
 
 from iliad7.cli._common import EXIT_BAD_INPUT, EXIT_PROBLEM, database
 from iliad7.cli._common import acting_user as _acting_user
+from iliad7.cli._common import aware_datetime as _datetime
 from iliad7.cli._common import fail as _fail
 from iliad7.cli._common import participant as _participant
 from iliad7.cli._common import print_json as _print_json
@@ -33,7 +34,7 @@ from iliad7.cli._common import print_json as _print_json
 if TYPE_CHECKING:
     pass
 
-# Seeds below this are few enough to try one by one; kit codes are derived from the seed,
+# Seeds below this are few enough to try one by one, and the arms derive from the seed,
 # so a guessed seed would unblind the trial.
 WEAK_SEED = 1 << 32
 
@@ -62,6 +63,9 @@ _OPTION_OF_FIELD = {
     "given_at": "--given-at",
     "injection_site": "--injection-site",
     "volume_ml": "--volume",
+    "local_reaction": "--reaction",
+    "password": "--password-stdin",
+    "correction": "--given-at/--injection-site/--volume/--reaction",
 }
 
 
@@ -103,6 +107,7 @@ def register(app: typer.Typer) -> None:
 
     dose_app = typer.Typer(name="dose", help="Doses given at the bedside.", no_args_is_help=True)
     dose_app.command("give")(dose_give)
+    dose_app.command("correct")(dose_correct)
     app.add_typer(dose_app, name="dose")
 
 
@@ -135,16 +140,6 @@ def _read_json(path: Path) -> dict[str, Any]:
     return value
 
 
-def _datetime(option: str, text: str) -> datetime:
-    try:
-        value = datetime.fromisoformat(text)
-    except ValueError:
-        _fail(EXIT_BAD_INPUT, f"error: {option}: not an ISO 8601 date and time: {text!r}")
-    if value.tzinfo is None:
-        _fail(EXIT_BAD_INPUT, f"error: {option}: give the UTC offset (e.g. 2026-11-25T09:30:00-05:00)")
-    return value
-
-
 def _date(option: str, text: str) -> date:
     try:
         return date.fromisoformat(text)
@@ -163,14 +158,21 @@ def _decimal(option: str, text: str) -> Decimal:
 
 
 def randomization_generate(
-    seed: Annotated[int, typer.Option("--seed", help="The list's secret seed (keep it secret; use a large one).")],
     as_user: AsUser,
+    seed: Annotated[
+        int | None,
+        typer.Option(
+            "--seed",
+            help="Your own secret seed, for a list you can reproduce (keep it secret; use a large one). "
+            "Without it a fresh seed comes from the operating system's generator and is never shown.",
+        ),
+    ] = None,
     slots: Annotated[
         int | None, typer.Option("--slots", help="Slots per stratum (default: planned enrollment).")
     ] = None,
     reason: Annotated[str, typer.Option("--reason", help="Why an active list is replaced.")] = "",
 ) -> None:
-    """Generate and store the allocation list (unblinded statistician)."""
+    """Generate and store the allocation list (unblinded statistician); the seed is stored sealed, never printed."""
     with _database():
         from iliad7.store.actions import generate_allocation_list, slot_counts
 
@@ -179,8 +181,8 @@ def randomization_generate(
             seed=seed, acting_user=user, channel="cli", slots_per_stratum=slots, reason=reason
         )
         counts = slot_counts(stored)
-    if 0 <= seed < WEAK_SEED:
-        typer.echo("warning: --seed: a small seed can be guessed, and the kit codes derive from it", err=True)
+    if seed is not None and 0 <= seed < WEAK_SEED:
+        typer.echo("warning: --seed: a small seed can be guessed, and the arms derive from it", err=True)
     per_stratum = ", ".join(f"{s}: {n}" for s, n in counts.items())
     typer.echo(f"allocation list {stored.pk} generated: {sum(counts.values())} slots ({per_stratum})")
 
@@ -203,11 +205,11 @@ def randomization_export(
 
 
 def randomization_verify(as_user: AsUser, json_out: JsonFlag = False) -> None:
-    """Re-derive the list from its seed and compare it with the stored one; exit 1 if they differ."""
+    """Re-derive the arms from the list's sealed seed and compare them with the stored list; exit 1 if they differ."""
     with _database():
         from iliad7.store.actions import allocation_list_problems
 
-        problems = allocation_list_problems(acting_user=_acting_user(as_user))
+        problems = allocation_list_problems(acting_user=_acting_user(as_user), channel="cli")
     if json_out:
         _print_json({"ok": not problems, "problems": problems})
     elif problems:
@@ -269,7 +271,7 @@ def unblinding_list(as_user: AsUser, json_out: JsonFlag = False) -> None:
     with _database():
         from iliad7.store.actions import unblinding_events
 
-        rows = unblinding_events(_acting_user(as_user))
+        rows = unblinding_events(_acting_user(as_user), channel="cli")
     if json_out:
         _print_json(rows)
     else:
@@ -628,3 +630,37 @@ def dose_give(
             discharge_date=discharge,
         )
     typer.echo(f"{screening_number}: dose {dose} recorded")
+
+
+def dose_correct(
+    screening_number: Number,
+    dose: Annotated[int, typer.Option("--dose", help="Dose number, 1-7.")],
+    reason: Annotated[str, typer.Option("--reason", help="Why the dose record is corrected (audited).")],
+    as_user: AsUser,
+    otp: Annotated[str, typer.Option("--otp", help="The investigator's current TOTP code (the signature).")],
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from standard input (the signature).")
+    ] = False,
+    given_at: Annotated[str | None, typer.Option("--given-at", help="Corrected time (ISO 8601 with offset).")] = None,
+    injection_site: Annotated[str | None, typer.Option("--injection-site")] = None,
+    volume: Annotated[str | None, typer.Option("--volume", help="Corrected mL injected.")] = None,
+    reaction: Annotated[str | None, typer.Option("--reaction", help="Corrected local reaction.")] = None,
+    discharge_date: Annotated[str | None, typer.Option("--discharge-date")] = None,
+) -> None:
+    """Correct a dose given: a new version, signed by the investigator (password and second factor), with a reason."""
+    if not password_stdin:
+        _fail(EXIT_BAD_INPUT, "error: --password-stdin: give the password on standard input")
+    at = _datetime("--given-at", given_at) if given_at else None
+    discharge = _date("--discharge-date", discharge_date) if discharge_date else None
+    volume_ml = _decimal("--volume", volume) if volume else None
+    password = sys.stdin.read().rstrip("\r\n")
+    with _database():
+        from iliad7.store.actions import correct_dose
+
+        user = _acting_user(as_user)
+        correction = correct_dose(
+            _participant(user, screening_number), dose, reason=reason, password=password, otp_token=otp,
+            acting_user=user, channel="cli", given_at=at, injection_site=injection_site, volume_ml=volume_ml,
+            local_reaction=reaction, discharge_date=discharge,
+        )  # fmt: skip
+    typer.echo(f"{screening_number}: dose {dose} corrected (version {correction.version}, signed)")

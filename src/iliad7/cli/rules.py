@@ -59,7 +59,7 @@ def _rule(kind: str) -> Rule:
     return Rule(TypeAdapter(model), TypeAdapter(list[model]), lambda x: function(x).as_contract())
 
 
-_FIELD_PREFIX = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*(?:\[\d+\])?): (.*)$", re.S)
+_FIELD_PREFIX = re.compile(r"^([A-Za-z_][A-Za-z0-9_.]*(?:\[\d+\])?): (.*)$", re.S)
 _UNION_TAGS = frozenset({"sofa-score", "sofa-inputs"})
 
 

@@ -228,6 +228,7 @@ def cohort(
 
     runtime.setup()
     runtime.migrate()
+    from rich.console import Console
     from rich.progress import Progress
 
     from iliad7.errors import Iliad7Error
@@ -243,17 +244,26 @@ def cohort(
             return
         raise _fail("the database already holds participants: simulate into a new ILIAD7_HOME or database")
     try:
-        if sys.stdout.isatty():
-            with Progress(transient=True) as bar:
+        if sys.stderr.isatty():
+            with Progress(console=Console(stderr=True)) as bar:
                 task = bar.add_task("screening and following participants", total=None)
                 run = run_simulated_cohort(
                     n=n, seed=seed, stop_before=stop_before, as_of=as_of,
                     progress=lambda done, total: bar.update(task, completed=done, total=total),
                 )  # fmt: skip
-        else:
-            run = run_simulated_cohort(n=n, seed=seed, stop_before=stop_before, as_of=as_of)
+        else:  # a log, not a terminal: a line every tenth of the way, on standard error
+            shown: set[int] = set()
+
+            def report(done: int, total: int) -> None:
+                tenth = done * 10 // max(total, 1)
+                if tenth not in shown:
+                    shown.add(tenth)
+                    typer.echo(f"simulating: {done}/{total} screened patients entered", err=True)
+
+            run = run_simulated_cohort(n=n, seed=seed, stop_before=stop_before, as_of=as_of, progress=report)
     except Iliad7Error as error:
-        typer.echo(f"error: {error}", err=True)
+        # The run is one transaction: nothing of it was written (iliad7.store.simulation).
+        typer.echo(f"error: {error} (nothing of this simulated cohort was written)", err=True)
         raise typer.Exit(1) from None
     typer.echo(
         f"screened {run.screened}, screen failures {run.screen_failed}, randomized {run.randomized}, "

@@ -7,6 +7,7 @@ pure sub-commands start without it. Exit status: 0 done, 1 a problem found
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -52,6 +53,11 @@ def register(app: typer.Typer) -> None:
 
     audit_app = typer.Typer(name="audit", help="The tamper-evident audit trail.", no_args_is_help=True)
     audit_app.command("verify")(audit_verify)
+    checkpoint_app = typer.Typer(
+        name="checkpoint", help="Signed heads of the audit chain, kept outside the database.", no_args_is_help=True
+    )
+    checkpoint_app.command("export")(audit_checkpoint_export)
+    audit_app.add_typer(checkpoint_app, name="checkpoint")
     app.add_typer(audit_app, name="audit")
 
 
@@ -211,44 +217,117 @@ def participant_list(as_user: AsUser, json_out: JsonFlag = False) -> None:
                 typer.echo("\t".join(str(c) for c in cells))
 
 
-def audit_verify(json_out: JsonFlag = False) -> None:
-    """Recompute the audit chain; exit 1 naming the first broken record."""
-    with _database():
-        from iliad7.audit import trail
+def audit_verify(
+    json_out: JsonFlag = False,
+    head: Annotated[
+        Path | None, typer.Option("--head", help="Also check a head exported by `iliad7 audit checkpoint export`.")
+    ] = None,
+    public_key: Annotated[
+        Path | None, typer.Option("--public-key", help="The sponsor's copy of the public key that signed --head.")
+    ] = None,
+) -> None:
+    """Recompute the audit chain, check it against the signed checkpoints and reconcile the trial tables with it.
 
-        report = trail.verify()
+    Exit 1 naming the first broken record or the rows the trail does not account for.
+    """
+    if head is not None and not head.is_file():
+        _fail(EXIT_BAD_INPUT, f"error: --head: {head} is not a file")
+    if public_key is not None and not public_key.is_file():
+        _fail(EXIT_BAD_INPUT, f"error: --public-key: {public_key} is not a file")
+    with _database():
+        from iliad7.audit import anchor, reconcile, trail
+
+        result = anchor.with_checkpoints(trail.verify(), head_file=head, public_key_file=public_key)
+        reconciled = reconcile.reconcile()  # rows the trail does not account for (iliad7.audit.reconcile)
+    anchored_ok = bool(result["ok"])
+    result["ok"] = anchored_ok and reconciled.ok
+    result["reconciliation"] = reconciled.as_dict()
     if json_out:
-        _print_json(report.as_dict())
-    elif report.first_broken is None:
-        typer.echo(f"ok: {report.records} audit records, chain intact")
+        _print_json(result)
     else:
-        typer.echo(
-            f"BROKEN at record {report.first_broken.id}: {report.first_broken.reason} ({report.records} records read)"
-        )
-    if not report.ok:
+        _print_verify({**result, "ok": anchored_ok})
+        typer.echo("\n".join(reconciled.lines()))
+    if not result["ok"]:
         raise typer.Exit(EXIT_PROBLEM)
+
+
+def _print_verify(result: dict[str, Any]) -> None:
+    broken = result["first_broken"]
+    if broken is None and result["ok"]:
+        typer.echo(f"ok: {result['records']} audit records, chain intact")
+    elif broken is not None:
+        typer.echo(f"BROKEN at record {broken['id']}: {broken['reason']} ({result['records']} records read)")
+    else:
+        typer.echo(f"NOT OK: {result['records']} audit records; the checkpoints below do not verify")
+    anchored = result["checkpoints"]
+    latest = anchored["latest"]
+    where = f", latest: record {latest['last_id']} at {latest['at']}" if latest else ""
+    typer.echo(f"checkpoints: {anchored['checked']} in force{where}; {anchored['superseded']} superseded by restores")
+    for bad in anchored["bad_signatures"]:
+        typer.echo(f"BAD CHECKPOINT {bad['origin']}: {bad['problem']}")
+    for problem in anchored["problems"]:
+        typer.echo(f"PROBLEM: {problem}")
+    if anchored["unreadable"]:
+        typer.echo(f"note: {len(anchored['unreadable'])} unreadable checkpoint line(s) (a write cut short?)")
+    exported = result.get("exported_head")
+    if exported is not None:
+        state = "held by the chain" if exported["ok"] else f"NOT held: {exported['problem'] or 'see above'}"
+        typer.echo(f"exported head {exported['file']} (record {exported.get('last_id')}): {state}")
+
+
+def audit_checkpoint_export(
+    out: Annotated[Path | None, typer.Option("--out", help="Also write the head to this file.")] = None,
+) -> None:
+    """Sign the current head of the audit chain and print it (JSON, with the public key) for a sponsor to keep."""
+    with _database():
+        from iliad7.audit import anchor
+
+        try:
+            head = anchor.export_head()
+        except ValueError as exc:
+            _fail(EXIT_PROBLEM, f"error: {exc}")
+    _print_json(head)
+    if out is not None:
+        out.write_text(json.dumps(head, indent=2) + "\n")
 
 
 def backup(
     file: Annotated[Path, typer.Argument(help="Backup file to write (must not exist).")],
 ) -> None:
-    """Write a consistent backup of the whole database (SQLite backup API, or pg_dump)."""
+    """Write a consistent backup of the whole database (SQLite backup API, or pg_dump) and its signed checkpoint."""
     with _database():
-        from iliad7.store.backup import backup_database
+        from iliad7.store.backup import backup_database, sidecar_of
 
         written = backup_database(file)
-        typer.echo(f"backup written to {written}")
+        typer.echo(f"backup written to {written}; its signed checkpoint to {sidecar_of(written)}")
 
 
 def restore(
     file: Annotated[Path, typer.Argument(help="Backup file made by `iliad7 backup`.")],
+    acknowledge_rollback: Annotated[
+        str,
+        typer.Option(
+            "--acknowledge-rollback",
+            help="Restore a backup older than the latest checkpoint anyway, for this reason (audited).",
+        ),
+    ] = "",
 ) -> None:
-    """Replace the database with a backup, then verify the audit chain (exit 1 if broken)."""
+    """Replace the database with a backup, then verify the audit chain (exit 1 if broken).
+
+    A backup that does not hold the chain up to the latest signed checkpoint
+    (restoring it would roll back audited writes) is refused unless
+    --acknowledge-rollback gives the reason.
+    """
     with _database():
         from iliad7.store.backup import restore_database
 
-        result = restore_database(file)
+        result = restore_database(file, acknowledge_rollback=acknowledge_rollback)
     chain = result.chain
+    if result.rollback is not None:
+        typer.echo(
+            f"rolled back: audit records {result.rollback['from']} to {result.rollback['to']} of the old chain are "
+            f"gone; acknowledged ({result.rollback['reason']}) in the audit trail and the checkpoint log"
+        )
     if chain.first_broken is None:
         typer.echo(f"restored from {file}; audit chain intact ({chain.records} records)")
     else:

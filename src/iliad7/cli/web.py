@@ -6,8 +6,10 @@ without it.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import socket
 import sys
 from typing import Annotated
 
@@ -50,6 +52,9 @@ def serve(
         _fail(EXIT_BAD_INPUT, "ILIAD7_DEBUG: unset it; `iliad7 serve` runs with production settings only")
     bind = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "iliad7.settings")
+    # The port is taken here, before the address is printed: a port in use is said plainly (exit 2), not as
+    # gunicorn's traceback after a URL that does not answer. gunicorn inherits the listening socket.
+    listener = _listen(host, port)
     typer.echo(f"iliad7 web app on http://{bind}/ (sign in at /accounts/login/; Ctrl-C to stop)", err=True)
     # exec: gunicorn becomes this process, so signals (Ctrl-C, SIGTERM) reach its arbiter directly.
     command = [
@@ -58,7 +63,7 @@ def serve(
         "gunicorn",
         "iliad7.wsgi:application",
         "--bind",
-        bind,
+        f"fd://{listener.fileno()}",
         "--workers",
         str(workers),
         "--access-logfile",
@@ -67,6 +72,30 @@ def serve(
         "127.0.0.1",
     ]
     os.execv(sys.executable, command)
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """A listening socket on host:port that survives exec, or exit 2 saying why (port in use, bad host)."""
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+    except socket.gaierror as error:
+        _fail(EXIT_BAD_INPUT, f"--host: cannot listen on {host!r}: {error.strerror}")
+    listener = socket.socket(family, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        listener.bind((host, port))
+        listener.listen(2048)
+    except OSError as error:
+        listener.close()
+        if error.errno == errno.EADDRINUSE:
+            _fail(
+                EXIT_BAD_INPUT,
+                f"--port: port {port} on {host} is already in use (another server is listening there); stop it, "
+                f"or choose another port: `PORT={port + 1} make run` or `iliad7 serve --port {port + 1}`",
+            )
+        _fail(EXIT_BAD_INPUT, f"--host/--port: cannot listen on {host}:{port}: {error.strerror}")
+    listener.set_inheritable(True)
+    return listener
 
 
 def demo_users(

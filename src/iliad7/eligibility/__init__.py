@@ -39,18 +39,11 @@ _JUDGES = tuple(criterion for _, criterion in CRITERIA)
 
 def screen(record: ScreeningRecord) -> Screening:
     """Judge every criterion, in protocol order, and give the verdict."""
-    results = []
-    failed: list[str] = []
-    unknown: list[str] = []
-    for judge in _JUDGES:
-        result = judge(record)
-        results.append(result)
-        if result.status == "fail":
-            failed.append(result.id)
-        elif result.status == "unknown":
-            unknown.append(result.id)
+    results = tuple([judge(record) for judge in _JUDGES])
+    failed = tuple([r.id for r in results if r.status == "fail"])
+    unknown = tuple([r.id for r in results if r.status == "unknown"])
     verdict: Verdict = "ineligible" if failed else "incomplete" if unknown else "eligible"
-    return Screening(verdict, tuple(results), tuple(failed), tuple(unknown))
+    return Screening(verdict, results, failed, unknown)
 
 
 __all__ = [

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from functools import cache
+from functools import cache, lru_cache
 from typing import Literal
 
 from iliad7.eligibility.calendar import (
@@ -87,6 +87,7 @@ def when(t: datetime) -> str:
     return t.strftime("%Y-%m-%d %H:%M")
 
 
+@lru_cache(maxsize=1 << 12)
 def unknown(cid: str, reason: str, *missing: str) -> CriterionResult:
     return CriterionResult(cid, "unknown", reason, missing)
 
@@ -109,8 +110,8 @@ def any_flag_criterion(cid: str, fields: dict[str, str], *, no: str, unknown_rea
     """An exclusion that applies when any of several yes/no fields is yes."""
     if_none = CriterionResult(cid, "pass", no)
 
-    def criterion(record: ScreeningRecord) -> CriterionResult:
-        values = [record.get(name) for name in fields]
+    @cache
+    def outcome(values: tuple[bool | None, ...]) -> CriterionResult:
         if True in values:
             found = ", ".join(text for (name, text), v in zip(fields.items(), values, strict=True) if v)
             return CriterionResult(cid, "fail", found)
@@ -119,11 +120,16 @@ def any_flag_criterion(cid: str, fields: dict[str, str], *, no: str, unknown_rea
             return CriterionResult(cid, "unknown", unknown_reason, gaps)
         return if_none
 
+    def criterion(record: ScreeningRecord) -> CriterionResult:
+        return outcome(tuple([record.get(name) for name in fields]))
+
     criterion.__name__ = cid.lower().replace("-", "_")
     return criterion
 
 
 # ---------------------------------------------------------------- inclusion
+
+_NOT_HOSPITALIZED = {cid: CriterionResult(cid, "fail", "not hospitalized") for cid in ("INC-ALC", "INC-HYPOXEMIA")}
 
 
 def inc_consent(record: ScreeningRecord) -> CriterionResult:
@@ -226,10 +232,7 @@ def inc_oncology(record: ScreeningRecord) -> CriterionResult:
     holds = any_of(truths)
     if holds is not None:
         return _oncology_decided(truths)
-    return CriterionResult(
-        cid, "unknown", "none of a-f holds among those recorded; the others are not recorded",
-        tuple(dict.fromkeys(missing)),
-    )  # fmt: skip
+    return unknown(cid, "none of a-f holds among those recorded; the others are not recorded", *dict.fromkeys(missing))
 
 
 @cache
@@ -261,7 +264,7 @@ def inc_alc(record: ScreeningRecord) -> CriterionResult:
     cid = "INC-ALC"
     hospitalized = record.get("hospitalized")
     if hospitalized is False:
-        return CriterionResult(cid, "fail", "not hospitalized")
+        return _NOT_HOSPITALIZED[cid]
     counts = record.get("alc")
     if counts is None:
         return unknown(cid, "no ALC recorded", *(["hospitalized"] if hospitalized is None else []), "alc")
@@ -318,7 +321,7 @@ def inc_hypoxemia(record: ScreeningRecord) -> CriterionResult:
     cid = "INC-HYPOXEMIA"
     hospitalized = record.get("hospitalized")
     if hospitalized is False:
-        return CriterionResult(cid, "fail", "not hospitalized")
+        return _NOT_HOSPITALIZED[cid]
     support = record.get("respiratory_support")
     device = None if support is None else support.get("device")
     missing = [] if hospitalized is not None else ["hospitalized"]
@@ -369,19 +372,27 @@ exc_pregnancy = any_flag_criterion(
 )  # fmt: skip
 
 
-def _liver_applies(test: LiverTest | None, name: str, t0: datetime | None, missing: list[str]) -> Truth:
+def _liver_applies(test: LiverTest | None, name: str, missing: list[str]) -> Truth:
+    # A time after T0 is refused by the record's validation: the value is the latest at or before T0.
     if test is None:
         missing.append(name)
-        return None
-    time = test.get("time")
-    if time is not None and t0 is not None and time > t0:
-        missing.append(f"{name} (the one recorded is after baseline)")
         return None
     value, uln = test.get("value"), test.get("uln")
     if value is None or uln is None:
         missing.extend(f"{name}.{key}" for key, v in (("value", value), ("uln", uln)) if v is None)
         return None
-    return exact(value) > LIVER_ULN_MULTIPLE * exact(uln)
+    return _above(value, LIVER_ULN_MULTIPLE, uln)
+
+
+def _above(value: float, multiple: Decimal, base: float) -> bool:
+    """exact(value) > multiple * exact(base), both non-negative: in floats when clearly apart (a
+    float product is within 1e-15 of the exact one), exactly in decimals near the boundary."""
+    product = float(multiple) * base
+    if value > product * (1 + 1e-12):
+        return True
+    if value < product * (1 - 1e-12):
+        return False
+    return exact(value) > multiple * exact(base)
 
 
 def _times_uln(label: str, test: LiverTest | None) -> str:
@@ -393,12 +404,24 @@ def _times_uln(label: str, test: LiverTest | None) -> str:
 
 
 def exc_liver(record: ScreeningRecord) -> CriterionResult:
+    alt, ast = record.get("alt"), record.get("ast")
+    # The outcome depends on the values and ULNs alone: judged once per distinct pair of tests.
+    return _liver_result(
+        None if alt is None else (alt.get("value"), alt.get("uln")),
+        None if ast is None else (ast.get("value"), ast.get("uln")),
+    )
+
+
+@lru_cache(maxsize=1 << 16)
+def _liver_result(
+    alt_pair: tuple[float | None, float | None] | None, ast_pair: tuple[float | None, float | None] | None
+) -> CriterionResult:
     cid = "EXC-LIVER"
     missing: list[str] = []
-    t0 = record.get("baseline_time")
-    alt, ast = record.get("alt"), record.get("ast")
-    alt_high = _liver_applies(alt, "alt", t0, missing)
-    ast_high = _liver_applies(ast, "ast", t0, missing)
+    alt: LiverTest | None = None if alt_pair is None else {"value": alt_pair[0], "uln": alt_pair[1]}
+    ast: LiverTest | None = None if ast_pair is None else {"value": ast_pair[0], "uln": ast_pair[1]}
+    alt_high = _liver_applies(alt, "alt", missing)
+    ast_high = _liver_applies(ast, "ast", missing)
     if alt_high:
         return CriterionResult(cid, "fail", f"{_times_uln('ALT', alt)} is above 5 x ULN")
     if ast_high:
@@ -452,7 +475,7 @@ def exc_cart(record: ScreeningRecord) -> CriterionResult:
         return CriterionResult(cid, "fail", "unresolved ICANS")
     missing.extend(name for name, v in (("unresolved_crs", crs), ("unresolved_icans", icans)) if v is None)
     if missing:
-        return CriterionResult(cid, "unknown", "CAR-T date, CRS or ICANS not recorded", tuple(missing))
+        return unknown(cid, "CAR-T date, CRS or ICANS not recorded", *missing)
     return CriterionResult(cid, "pass", "no CAR-T within the past 30 days, no unresolved CRS or ICANS")
 
 
@@ -519,8 +542,11 @@ def exc_prolonged_mv(record: ScreeningRecord) -> CriterionResult:
         if device is not None:
             return unknown(cid, "ventilated; start of ventilation not recorded", "mechanical_ventilation_start")
         if "mechanical_ventilation_start" in record:
-            # a null start is "never ventilated" unless the device says otherwise (section 3)
-            return CriterionResult(cid, "pass", "no mechanical ventilation recorded")
+            # A null start means "never ventilated" only beside a known device that is not a ventilator:
+            # without the device this could be a patient ventilated for 10 days (section 3).
+            return unknown(
+                cid, "no ventilation start recorded; current device not recorded", "respiratory_support.device"
+            )
         return unknown(
             cid,
             "ventilation not recorded",
@@ -593,9 +619,17 @@ def exc_bmi(record: ScreeningRecord) -> CriterionResult:
     if weight is None or height is None:
         gaps = tuple(name for name, v in (("weight_kg", weight), ("height_cm", height)) if v is None)
         return unknown(cid, "BMI cannot be computed", *gaps)
-    kg, cm = exact(weight), exact(height)
+    return _bmi_result(weight, height)
+
+
+@lru_cache(maxsize=1 << 16)
+def _bmi_result(weight: float, height: float) -> CriterionResult:
+    cid = "EXC-BMI"
     shown = f"BMI {weight / (height / 100) ** 2:.1f} ({grouped(weight)} kg, {grouped(height)} cm)"
-    if bmi_above(kg, cm, BMI_ABOVE):
+    # BMI > 40 is weight * 10,000 > 40 * height^2: in floats when clearly apart, exactly near the boundary.
+    left, right = weight * 10_000, float(BMI_ABOVE) * height * height
+    above = left > right if abs(left - right) > 1e-9 * right else bmi_above(exact(weight), exact(height), BMI_ABOVE)
+    if above:
         return CriterionResult(cid, "fail", f"{shown} is above 40")
     return CriterionResult(cid, "pass", f"{shown} is not above 40")
 

@@ -47,7 +47,11 @@ CheckKind = Literal[
     "required-if",  # `item` is required when `other` has one of `values`
     "at-least-one",  # at least one of `items` is given
     "within-visit-window",  # `item`'s date falls in the visit's window on the participant's calendar
+    "any-is",  # at least one of `items` has one of `values` (a serious event names its criterion)
+    "none-is",  # none of `items` has any of `values`
 ]
+#: Checks that read a list of `items` rather than one `item`.
+LIST_CHECKS = ("at-least-one", "any-is", "none-is")
 
 
 class Range(Frozen):
@@ -139,7 +143,7 @@ class Check(Frozen):
 
     @model_validator(mode="after")
     def _has_its_operands(self) -> Self:
-        needs_item = self.kind != "at-least-one"
+        needs_item = self.kind not in LIST_CHECKS
         if needs_item and self.item is None:
             raise Invalid(("item",), f"a {self.kind} check names its item")
         if self.kind in ("after", "required-if") and self.other is None:
@@ -148,6 +152,8 @@ class Check(Frozen):
             raise Invalid(("values",), "a required-if check lists the values of `other` that require `item`")
         if self.kind == "at-least-one" and len(self.items) < 2:
             raise Invalid(("items",), "an at-least-one check lists two or more items")
+        if self.kind in ("any-is", "none-is") and not (self.items and self.values):
+            raise Invalid(("items",), f"an {self.kind} check lists its items and the values it looks for")
         return self
 
     def operands(self) -> list[tuple[tuple[str | int, ...], str]]:
@@ -202,6 +208,9 @@ class Form(Sourced):
                 raise Invalid(("checks", c_index, "kind"), "only a form filled at visits has a visit window")
             if check.when is not None:
                 _check_condition(check.when, types, ("checks", c_index, "when"))
+            if check.kind in ("any-is", "none-is"):
+                for i_index, name in enumerate(check.items):
+                    _check_condition(When(item=name, values=check.values), types, ("checks", c_index, "items", i_index))
         return self
 
     def item(self, item_id: str) -> Item:

@@ -17,6 +17,7 @@ from pydantic import Field, NonNegativeInt, PositiveInt, PrivateAttr, model_vali
 
 from iliad7.protocol.base import Code, Frozen, Invalid, Number, Sourced, Text, unique
 from iliad7.protocol.forms import Form
+from iliad7.protocol.prescreen import Prescreen
 from iliad7.protocol.vocabulary import (
     CRITERIA,
     CRITERION_IDS,
@@ -389,9 +390,13 @@ class Criterion(Sourced):
     registry_text: Text
     computable: Text
     parameters: dict[str, ParameterValue]
+    #: The criterion in at most 200 characters (SDTM TI/IE IETEST) when neither text above fits.
+    short_text: Text | None = None
 
     @model_validator(mode="after")
     def _names_its_rule(self) -> Self:
+        if self.short_text is not None and len(self.short_text.encode()) > 200:
+            raise Invalid(("short_text",), f"is {len(self.short_text.encode())} bytes; IETEST holds 200")
         prefix = "INC-" if self.kind == "inclusion" else "EXC-"
         if not self.id.startswith(prefix):
             raise Invalid(("kind",), f"{self.id} is not an {self.kind} criterion id")
@@ -514,6 +519,7 @@ class Protocol(Frozen):
     parameters: Parameters
     outcomes: tuple[Outcome, ...]
     forms: tuple[Form, ...] = ()
+    prescreen: Prescreen | None = None  # docs/prescreen.md
 
     _sha256: str = PrivateAttr(default="")
     _path: Path | None = PrivateAttr(default=None)

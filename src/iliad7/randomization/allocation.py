@@ -14,22 +14,30 @@ Each slot gets
   digits (`MSKCC-001`): unique across the trial because the stratum is part of
   it, readable at the bedside, and saying nothing about the arm;
 - a kit code, the syringe label: six characters from an alphabet without the
-  look-alikes 0/O, 1/I/L, drawn from the seeded stream and unique across the
-  whole list. It is independent of the arm, the stratum and the sequence, so
-  only the list itself maps a kit to an arm.
+  look-alikes 0/O, 1/I/L, unique across the whole list. Kit codes are shown to
+  blinded staff (the syringe, the randomization record), so they come from the
+  operating system's cryptographic generator (`secrets`), independent of the
+  seed, the arm, the stratum and the sequence: knowing the seed, or any number
+  of kit codes, says nothing about another kit code or about an arm.
 
-Everything is derived from the seed with `SeededStream` (see stream.py): the
-arms of a stratum from the stream `(seed, stratum, "blocks")`, its kit codes
-from `(seed, stratum, "kits")`, strata in the order given. The same seed,
-strata, slot count and design therefore give the identical list, and the
-unblinded statistician can re-derive it from those four alone.
+The arms come from the seed through `SeededStream` (see stream.py): the arms of
+a stratum from the stream `(seed, stratum, "blocks")`, strata in the order
+given. The same seed, strata, slot count and design therefore give the same
+blocks, sequence, randomization numbers and arms, and the unblinded
+statistician can re-derive them from those four alone; the kit codes are the
+list's own and are checked for form and uniqueness only. The seed is the
+secret of the list: a fresh `new_seed()` from `secrets`, never another seed.
+
+A simulated world (iliad7.simulate), which has no blinded reader, passes
+`SeededKitCodes(seed)` instead so that its cohort is reproducible.
 """
 
 from __future__ import annotations
 
 import re
+import secrets
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from iliad7.errors import InputError
@@ -39,10 +47,31 @@ from iliad7.randomization.stream import SeededStream
 #: Syringe-label characters: uppercase letters and digits without 0, O, 1, I and L.
 KIT_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 KIT_CODE_LENGTH = 6
+_KIT_CODE = re.compile(f"^[{KIT_ALPHABET}]{{{KIT_CODE_LENGTH}}}$")
 #: Randomization numbers are `{stratum}-{sequence}` with at least this many digits.
 SEQUENCE_DIGITS = 3
 
 _STRATUM = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]*$")
+
+#: Draws one kit code for a slot of the given stratum.
+KitCodeSource = Callable[[str], str]
+
+
+def random_kit_code(stratum: str = "") -> str:
+    """A kit code from the operating system's cryptographic generator (the stratum plays no part)."""
+    return "".join(secrets.choice(KIT_ALPHABET) for _ in range(KIT_CODE_LENGTH))
+
+
+class SeededKitCodes:
+    """Kit codes drawn from `(seed, stratum, "kits")`: for a simulated world only, never for a trial's list."""
+
+    def __init__(self, seed: int) -> None:
+        self._seed = seed
+        self._streams: dict[str, SeededStream] = {}
+
+    def __call__(self, stratum: str) -> str:
+        stream = self._streams.setdefault(stratum, SeededStream(self._seed, stratum, "kits"))
+        return "".join(KIT_ALPHABET[stream.below(len(KIT_ALPHABET))] for _ in range(KIT_CODE_LENGTH))
 
 
 @dataclass(frozen=True)
@@ -105,10 +134,12 @@ def generate_allocation_list(
     *,
     seed: int,
     slots_per_stratum: int,
+    kit_codes: KitCodeSource = random_kit_code,
 ) -> list[Slot]:
-    """The allocation list for `strata`, at least `slots_per_stratum` slots each, from `seed`.
+    """The allocation list for `strata`, at least `slots_per_stratum` slots each, arms from `seed`.
 
-    Slots come stratum by stratum (in the order given), each in sequence order.
+    Slots come stratum by stratum (in the order given), each in sequence order. Kit codes
+    come from `kit_codes` (by default the cryptographic generator; see the module text).
     """
     if isinstance(design, Randomization):
         design = AllocationDesign.from_protocol(design)
@@ -130,7 +161,6 @@ def generate_allocation_list(
     for stratum in strata:
         arms = _stratum_arms(design, seed, stratum, slots_per_stratum)
         digits = max(SEQUENCE_DIGITS, len(str(len(arms))))
-        kits = SeededStream(seed, stratum, "kits")
         for sequence, (block, block_size, arm) in enumerate(arms, start=1):
             slots.append(
                 Slot(
@@ -140,7 +170,7 @@ def generate_allocation_list(
                     sequence=sequence,
                     randomization_number=f"{stratum}-{sequence:0{digits}d}",
                     arm=arm,
-                    kit_code=_new_kit_code(kits, issued_kits),
+                    kit_code=_new_kit_code(kit_codes, stratum, issued_kits),
                 )
             )
     return slots
@@ -160,11 +190,12 @@ def _stratum_arms(design: AllocationDesign, seed: int, stratum: str, wanted: int
     return rows
 
 
-def _new_kit_code(stream: SeededStream, issued: set[str]) -> str:
-    # A collision (about 1 in 887 million per pair) is redrawn from the same stream, so the
-    # result stays a function of the seed.
+def _new_kit_code(source: KitCodeSource, stratum: str, issued: set[str]) -> str:
+    # A collision (about 1 in 887 million per pair) is drawn again from the same source.
     while True:
-        code = "".join(KIT_ALPHABET[stream.below(len(KIT_ALPHABET))] for _ in range(KIT_CODE_LENGTH))
+        code = source(stratum)
+        if not _KIT_CODE.match(code):
+            raise ValueError(f"kit code source gave {code!r}, not {KIT_CODE_LENGTH} characters of {KIT_ALPHABET}")
         if code not in issued:
             issued.add(code)
             return code
@@ -207,8 +238,13 @@ def verify_balance(slots: Sequence[Slot], ratio: Mapping[str, int] | None = None
 
 
 def verify_unique(slots: Sequence[Slot]) -> list[str]:
-    """Problems with identifiers: every randomization number and every kit code appears once."""
+    """Problems with identifiers: every randomization number and every kit code appears once; kit codes well formed."""
     problems: list[str] = []
+    malformed = sorted(s.randomization_number for s in slots if not _KIT_CODE.match(s.kit_code))
+    if malformed:
+        problems.append(
+            f"kit code(s) not {KIT_CODE_LENGTH} characters of {KIT_ALPHABET}: slot(s) {', '.join(malformed)}"
+        )
     for field, values in (
         ("randomization number", [s.randomization_number for s in slots]),
         ("kit code", [s.kit_code for s in slots]),

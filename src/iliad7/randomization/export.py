@@ -46,3 +46,26 @@ def allocation_csv(slots: Sequence[Slot], usubjid_by_number: Mapping[str, str] |
             )
         )
     return out.getvalue()
+
+
+def read_allocation_csv(text: str) -> list[tuple[Slot, str]]:
+    """(slot, usubjid or "") of each line of an `allocation_csv` text, in its order."""
+    reader = csv.DictReader(io.StringIO(text))
+    if tuple(reader.fieldnames or ()) != CSV_HEADER:
+        raise InputError("csv", f"the header must be {','.join(CSV_HEADER)}")
+    rows = []
+    for line, row in enumerate(reader, start=2):
+        try:
+            slot = Slot(
+                stratum=row["stratum"],
+                block=int(row["block"]),
+                block_size=int(row["block_size"]),
+                sequence=int(row["sequence"]),
+                randomization_number=row["randomization_number"],
+                arm=row["arm"],
+                kit_code=row["kit_code"],
+            )
+        except (TypeError, ValueError):
+            raise InputError("csv", f"line {line} is not a slot") from None
+        rows.append((slot, row["usubjid"] or ""))
+    return rows

@@ -14,5 +14,25 @@ from iliad7.schedule.calendar import (
     daily_assessments,
     participant_calendar,
 )
+from iliad7.schedule.completion import (
+    CELL_STATES,
+    VisitProgress,
+    calendar_inputs,
+    cell_state,
+    visit_forms,
+    visit_progress,
+)
 
-__all__ = ["DailyAssessments", "VisitState", "VisitStatus", "daily_assessments", "participant_calendar"]
+__all__ = [
+    "CELL_STATES",
+    "DailyAssessments",
+    "VisitProgress",
+    "VisitState",
+    "VisitStatus",
+    "calendar_inputs",
+    "cell_state",
+    "daily_assessments",
+    "participant_calendar",
+    "visit_forms",
+    "visit_progress",
+]

@@ -21,7 +21,14 @@ After death or withdrawal, a visit whose window had not closed before that
 day, and that was not done, is not applicable. Statuses, for a visit not done:
 `upcoming` before its window opens, `due` from then to its target day,
 `overdue` after the target day while the window is open (the last day of the
-window still counts), `missed` from the day after the window closes.
+window still counts); once the window has closed, `incomplete` when some of
+the visit's forms were saved (`started`) and `missed` when none was.
+
+`today` is the day the calendar is read on: the site's today, or the data cut
+(the day follow-up entry stopped, as in a trial part-way through follow-up),
+whichever comes first, so that a visit after the data cut is `upcoming`, never
+`missed`. Which visits are done or started is `iliad7.schedule.completion`'s
+rule (a visit is done when its forms are saved).
 """
 
 from __future__ import annotations
@@ -41,6 +48,7 @@ class VisitState(StrEnum):
     DUE = "due"  # the window is open, on or before the target day
     OVERDUE = "overdue"  # after the target day, the window still open
     MISSED = "missed"  # the window closed without the visit
+    INCOMPLETE = "incomplete"  # the window closed with only some of the visit's forms saved
     NOT_APPLICABLE = "not_applicable"  # after discharge (hospital visits), death or withdrawal
 
 
@@ -62,6 +70,7 @@ class VisitStatus:
     reason: str | None = None  # why missed or not applicable, or why the visit moved
     done_on: date | None = None
     moved_to_discharge: bool = False
+    started: bool = False  # some of the visit's forms are saved (a visit not done)
 
 
 @dataclass(frozen=True)
@@ -113,10 +122,12 @@ def participant_calendar(
     discharge_date: date | None = None,
     death_date: date | None = None,
     withdrawal_date: date | None = None,
+    started: Collection[str] = (),
 ) -> list[VisitStatus]:
     """Every visit of the schedule with its window and status on `today`, in schedule order.
 
-    `done` holds the ids of visits done, or maps them to the date they were done.
+    `done` holds the ids of visits done, or maps them to the date they were done; `started` the
+    ids of visits not done with some of their forms saved.
     """
     for field, value in (("day0", day0), ("today", today)):
         if _calendar_date(field, value) is None:
@@ -125,13 +136,17 @@ def participant_calendar(
     death_date = _calendar_date("death_date", death_date)
     withdrawal_date = _calendar_date("withdrawal_date", withdrawal_date)
     done_on = _done_dates(schedule, done)
+    begun = frozenset(started) - set(done_on)
+    unknown = sorted(begun - {v.id for v in schedule.visits})
+    if unknown:
+        raise InputError("started", f"no visit(s) {', '.join(unknown)} in the schedule")
     discharge_day = None if discharge_date is None else (discharge_date - day0).days
     if discharge_day is not None and discharge_day < 0:
         raise InputError("discharge_date", f"{discharge_date} is before day 0 ({day0}): they were in hospital then")
     end = _end_of_follow_up(day0, death_date, withdrawal_date)
     today_day = (today - day0).days
     return [
-        _visit_status(schedule, visit, day0, today_day, done_on, discharge_day, discharge_date, end)
+        _visit_status(schedule, visit, day0, today_day, done_on, discharge_day, discharge_date, end, visit.id in begun)
         for visit in schedule.visits
     ]
 
@@ -145,6 +160,7 @@ def _visit_status(
     discharge_day: int | None,
     discharge_date: date | None,
     end: tuple[int, str, date] | None,
+    started: bool,
 ) -> VisitStatus:
     target, first, last = visit.target_day, visit.earliest_day, visit.latest_day
     moved = False
@@ -176,6 +192,8 @@ def _visit_status(
         status = VisitState.DUE
     elif today_day <= last:
         status = VisitState.OVERDUE
+    elif started:
+        status, reason = VisitState.INCOMPLETE, f"window closed on day {last} ({on(last).isoformat()})"
     else:
         status, reason = VisitState.MISSED, f"window closed on day {last} ({on(last).isoformat()})"
     if moved and reason is None:
@@ -195,6 +213,7 @@ def _visit_status(
         reason=reason,
         done_on=done_on.get(visit.id),
         moved_to_discharge=moved,
+        started=started and status is not VisitState.DONE,
     )
 
 

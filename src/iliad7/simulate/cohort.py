@@ -2,10 +2,17 @@
 
 :func:`simulate_cohort` screens simulated patients (:mod:`iliad7.simulate.population`, judged by
 the real ``screen()``) until `n` are eligible, allocates each eligible patient to the next slot of
-their site's stratum in the real allocation list
-(:func:`iliad7.randomization.generate_allocation_list`, from the protocol's design and the same
-seed), and draws their days (:mod:`iliad7.simulate.trajectories`). It touches no database: the
-path that drives the trial database's services (``iliad7 simulate cohort``) is built on top of it.
+their site's stratum in an allocation list, and draws their days
+(:mod:`iliad7.simulate.trajectories`). It touches no database: the path that drives the trial
+database's services (``iliad7 simulate cohort``) is built on top of it.
+
+The list is, by default, the simulated world's own: the real generator
+(:func:`iliad7.randomization.generate_allocation_list`, the protocol's design) with its arms and
+kit codes from the cohort's seed, so that the cohort is reproducible; no blinded reader ever sees
+it. Replayed into a trial database, the cohort is given that database's list instead (its free
+slots, generated from a secret seed) and a secret `course_key` that enters the draws of the
+courses: a blinded user who knows the cohort's seed can then neither re-derive the arms nor
+re-simulate a participant under either arm and see which one matches the database.
 
 :func:`cohort_json` is the deterministic export (same seed, byte-identical bytes).
 """
@@ -13,9 +20,10 @@ path that drives the trial database's services (``iliad7 simulate cohort``) is b
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -24,6 +32,9 @@ import orjson
 from iliad7.simulate.parameters import Parameters
 from iliad7.simulate.population import SITE_ZONES, ScreenedPatient, baseline_alc, draw_screening_records
 from iliad7.simulate.trajectories import Baseline, Participant, simulate_participants
+
+if TYPE_CHECKING:
+    from iliad7.randomization import Slot
 
 SCREENING_BATCH = 64
 
@@ -61,14 +72,27 @@ def _baseline(patient: ScreenedPatient, arm: str) -> Baseline:
     )
 
 
-def simulate_cohort(params: Parameters, seed: int, n: int) -> Cohort:
-    """Screen until `n` patients are eligible, randomize them, and simulate their 45 days."""
+def simulate_cohort(
+    params: Parameters, seed: int, n: int, *, allocation: Sequence[Slot] | None = None, course_key: int | None = None
+) -> Cohort:
+    """Screen until `n` patients are eligible, randomize them, and simulate their 45 days.
+
+    `allocation`: the slots to allocate from, in list order (a trial database's free slots);
+    by default the world's own list from `seed`. `course_key`: a secret mixed into the draws
+    of the courses (see the module text); by default the courses follow from `seed` alone.
+    """
     from iliad7.protocol import load_protocol
-    from iliad7.randomization import generate_allocation_list
+    from iliad7.randomization import SeededKitCodes, generate_allocation_list
 
     protocol = load_protocol()
     strata = [site.code for site in protocol.sites]
-    slots = generate_allocation_list(protocol.randomization, strata, seed=seed, slots_per_stratum=max(n, 1))
+    slots = (
+        list(allocation)
+        if allocation is not None
+        else generate_allocation_list(
+            protocol.randomization, strata, seed=seed, slots_per_stratum=max(n, 1), kit_codes=SeededKitCodes(seed)
+        )
+    )
     next_slot = {code: iter([s for s in slots if s.stratum == code]) for code in strata}
     rng = np.random.default_rng([seed, 0x5C])
     screened: list[ScreenedPatient] = []
@@ -80,11 +104,15 @@ def simulate_cohort(params: Parameters, seed: int, n: int) -> Cohort:
             )
             screened.append(patient)
             if patient.eligible:
-                chosen.append((patient, next(next_slot[patient.site])))
+                slot = next(next_slot[patient.site], None)
+                if slot is None:
+                    raise ValueError(f"the allocation list has no free slot left in stratum {patient.site}")
+                chosen.append((patient, slot))
                 if len(chosen) == n:
                     break
     baselines = [_baseline(patient, slot.arm) for patient, slot in chosen]
-    participants = simulate_participants(baselines, params, np.random.default_rng([seed, 0x7A]))
+    course_entropy = [seed, 0x7A] if course_key is None else [seed, 0x7A, course_key]
+    participants = simulate_participants(baselines, params, np.random.default_rng(course_entropy))
     randomized = tuple(
         Randomized(patient.index, slot.randomization_number, slot.kit_code, participant)
         for (patient, slot), participant in zip(chosen, participants, strict=True)

@@ -31,6 +31,7 @@ from numpy.typing import NDArray
 from scipy import special
 
 from iliad7.simulate.parameters import Parameters
+from iliad7.simulate.ranges import protocol_ranges, truncated_normal
 
 NEVER = 10_000  # the "day" of an event that does not happen (no death, no discharge)
 DAY29 = 29  # the ALC ratios of simulation-sources are day-29 / baseline
@@ -191,7 +192,12 @@ def draw_courses(
     recovery = mean_r + params.alc.recovery_sd * rng.standard_normal(shape)
 
     endpoint_day, analysable = primary_endpoint_day(death_day, discharge_day, cal)
-    noise = params.alc.daily_noise_sd.value * rng.standard_normal(shape)
+    # The endpoint count is entered on the LAB form: its day-to-day noise is truncated to the form's range
+    # (iliad7.simulate.ranges; a bound many SDs away, as here, leaves every draw as it is).
+    mean_endpoint = log_alc_mean(log_alc0, recovery, arm, endpoint_day, params)
+    alc_log = protocol_ranges()["alc"].log()
+    sd = params.alc.daily_noise_sd.value
+    noise = truncated_normal(rng.standard_normal(shape), mean_endpoint, sd, alc_log.low, alc_log.high) - mean_endpoint
     partial = Courses(
         arm=arm,
         site=site,
@@ -208,7 +214,7 @@ def draw_courses(
         endpoint_noise=noise,
         log_alc_endpoint=log_alc0,
     )
-    at_endpoint = log_alc_mean(log_alc0, recovery, arm, endpoint_day, params) + noise
+    at_endpoint = mean_endpoint + noise
     return Courses(
         **{
             **{name: getattr(partial, name) for name in partial.__dataclass_fields__},

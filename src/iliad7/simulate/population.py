@@ -25,6 +25,7 @@ import numpy as np
 
 from iliad7.eligibility import CRITERION_IDS, Screening, parse_record, screen
 from iliad7.simulate.parameters import SEVERITIES, Parameters
+from iliad7.simulate.ranges import record_ranges, truncated_scalar
 
 # The sites' zones: the protocol records none, and local dates matter for the calendar rules.
 SITE_ZONES = {"MSKCC": "America/New_York", "MDACC": "America/Chicago"}
@@ -101,6 +102,7 @@ class _RecordDraw:
         self.site_p = np.asarray(list(params.population.site_share.value.values()))
         self.shares = configured_failure_shares(params)
         self.detail = params.screening.record_details.value
+        self.ranges = record_ranges()
 
     def u(self) -> float:
         return float(self.rng.random())
@@ -186,7 +188,9 @@ class _RecordDraw:
 
     def _body(self, female: bool, obese: bool) -> tuple[float, float]:
         h = self.p.population.height_cm.value
-        height = round(float(self.rng.normal(h["female_mean"] if female else h["male_mean"], h["sd"])), 1)
+        # truncated to the record's limits (0 to 300 cm: 25 SD away, so in practice never binding)
+        mean = h["female_mean"] if female else h["male_mean"]
+        height = round(truncated_scalar(float(self.rng.standard_normal()), mean, h["sd"], self.ranges["height_cm"]), 1)
         bmi = self.p.population.bmi.value
         if obese:
             value = self.uniform(40.5, 48.0)
@@ -208,7 +212,10 @@ class _RecordDraw:
         severity = SEVERITIES[int(self.rng.choice(3, p=shares))]
         if severity == "o2":
             flow_range = self.p.population.oxygen_flow_lpm.value
-            flow = float(self.rng.integers(int(flow_range["low"]), int(flow_range["high"]) + 1))
+            accepted = self.ranges["respiratory_support.oxygen_flow_lpm"].intersect(
+                flow_range["low"], flow_range["high"], "population.oxygen_flow_lpm"
+            )
+            flow = float(self.rng.integers(math.ceil(accepted.low), math.floor(accepted.high) + 1))
             device = "mask" if self.u() < self.p.population.mask_share.value else "nasal_cannula"
             return severity, {"device": device, "oxygen_flow_lpm": flow}, None
         if severity == "hfno_niv":

@@ -56,6 +56,7 @@ from iliad7.simulate.course import (
 )
 from iliad7.simulate.parameters import SEVERITIES, Parameters
 from iliad7.simulate.population import SITE_ZONES
+from iliad7.simulate.ranges import Range, protocol_ranges, truncated_normal, truncated_scalar
 
 ARMS = ("placebo", "CYT107")  # index = the course's arm code
 NOT_SCORED = -1
@@ -355,7 +356,13 @@ def _participant(
 
     # Viral load, falling from baseline (needed for the out-of-hospital WHO levels 1 and 0).
     viral = params.viral
-    v0 = rng.normal(viral.baseline_log10.value["mean"], viral.baseline_log10.value["sd"])
+    ranges = protocol_ranges()
+    # The load is highest on day 0: kept at or below the VIRAL-LOAD form's top (values below the
+    # detection limit are entered as "not detected", without a load).
+    v0 = truncated_scalar(
+        float(rng.standard_normal()), viral.baseline_log10.value["mean"], viral.baseline_log10.value["sd"],
+        Range(high=ranges["viral_load_log10"].high),
+    )  # fmt: skip
     decline = max(rng.normal(viral.decline_log10_per_day.value["mean"], viral.decline_log10_per_day.value["sd"]), 0.02)
     viral_load = v0 - decline * days
     rna = viral_load >= viral.detection_limit_log10.value
@@ -452,27 +459,40 @@ def _participant(
             given[number] = at
             doses.append(Dose(number, target, at, dose_ug))
 
-    # Laboratory courses.
+    # Laboratory courses: each day's value from the model's distribution for that day, truncated to the
+    # LAB form's range (ranges.truncated_normal; docs/simulation.md says why per quantity).
     arm_code = ARMS.index(baseline.arm)
-    noise = params.alc.daily_noise_sd.value * rng.standard_normal(days.size)
-    noise[0] = 0.0  # day 0 is the screening count itself
+    draws = rng.standard_normal(days.size)
     endpoint = int(one.endpoint_day) if bool(one.analysable) else None
+    mean = log_alc_mean(one.log_alc0, one.recovery, np.full(1, arm_code, dtype=np.int64), days, params)
+    alc_log = ranges["alc"].log()
+    log_alc = truncated_normal(draws, mean, params.alc.daily_noise_sd.value, alc_log.low, alc_log.high)
+    log_alc[0] = mean[0]  # day 0 is the screening count itself
     if endpoint is not None:
-        noise[endpoint] = float(one.endpoint_noise)
-    log_alc = log_alc_mean(one.log_alc0, one.recovery, np.full(1, arm_code, dtype=np.int64), days, params) + noise
+        log_alc[endpoint] = mean[endpoint] + float(one.endpoint_noise)  # the course's draw, already in range
     alive = np.ones(days.size, dtype=bool) if death is None else days < death
     alc = np.where(alive, np.exp(log_alc), np.nan)
     gsd = math.log(params.population.subset_gsd.value)
-    cd4 = alc * params.population.cd4_fraction.value * math.exp(rng.normal(0, gsd))
-    cd8 = alc * params.population.cd8_fraction.value * math.exp(rng.normal(0, gsd))
+    highest = float(np.nanmax(alc))
+    subsets = {}
+    for name in ("cd4", "cd8"):
+        # The participant's subset fraction, kept so that no day's count passes the LAB form's range.
+        fraction = getattr(params.population, f"{name}_fraction").value
+        top = math.log(ranges[name].high / (fraction * highest))
+        factor = math.exp(truncated_scalar(float(rng.standard_normal()), 0.0, gsd, Range(high=top)))
+        subsets[name] = alc * fraction * factor
+    cd4, cd8 = subsets["cd4"], subsets["cd8"]
     markers = params.markers
     fate = "decedent" if dies else "survivor"
     labs = {}
     for name in ("ferritin", "crp", "d_dimer"):
+        bounds = ranges[name].log()
         base = math.log(markers.baseline.value[f"{name}_median"])
         spread = math.log(markers.baseline.value[f"{name}_gsd"])
         slope = markers.daily_log_slope.value[f"{name}_{fate}"]
-        series = rng.normal(base, spread) + slope * days + markers.daily_noise_sd.value * rng.standard_normal(days.size)
+        start = truncated_scalar(float(rng.standard_normal()), base, spread, bounds)  # the participant's day-0 level
+        noise = rng.standard_normal(days.size)
+        series = truncated_normal(noise, start + slope * days, markers.daily_noise_sd.value, bounds.low, bounds.high)
         labs[name] = np.where(alive, np.exp(series), np.nan)
     viral_series: FloatArray = np.where(alive, viral_load, np.nan).astype(np.float64)
 
@@ -492,10 +512,10 @@ def _participant(
         if hospitalized[day]:
             events.append(AdverseEvent("fever", day, 1, False))
             fever_days.add(day)
-    vitals, news2_scores = _vitals(level, hospitalized, device, fever_days, params, rng)
+    vitals, news2_scores = _vitals(level, hospitalized, device, fever_days, params, rng, ranges)
     events += _lymphocyte_events(alc, hospitalized, params)
     events.sort(key=lambda e: (e.day, e.term))
-    vitals = _with_oxygen_flow(vitals, device, params, rng)  # the last draws: the earlier ones stay as they were
+    vitals = _with_oxygen_flow(vitals, device, params, rng, ranges["oxygen_flow_lpm"])  # the last draws
 
     return Participant(
         index=index,
@@ -529,11 +549,18 @@ def _participant(
 
 
 def _with_oxygen_flow(
-    vitals: tuple[dict[str, Any] | None, ...], device: list[str], params: Parameters, rng: np.random.Generator
-) -> tuple[dict[str, Any] | None, ...]:
-    """Each day's vitals with `oxygen_flow_lpm` (whole L/min) when on oxygen, by the day's device."""
+    vitals: tuple[dict[str, Any] | None, ...], device: list[str], params: Parameters, rng: np.random.Generator,
+    accepted: Range,
+) -> tuple[dict[str, Any] | None, ...]:  # fmt: skip
+    """Each day's vitals with `oxygen_flow_lpm` (whole L/min) when on oxygen, by the day's device: uniform
+    over the device's configured flows, those the VITALS form accepts (a configuration outside it is an error)."""
     flows = params.vitals.oxygen_flow_lpm.value
     conventional = params.population.oxygen_flow_lpm.value
+    by_device = {
+        "conventional": accepted.intersect(conventional["low"], conventional["high"], "population.oxygen_flow_lpm"),
+        "high_flow": accepted.intersect(flows["high_flow_low"], flows["high_flow_high"], "vitals.oxygen_flow_lpm"),
+        "ventilator": accepted.intersect(flows["ventilator_low"], flows["ventilator_high"], "vitals.oxygen_flow_lpm"),
+    }
     draws = rng.random(len(vitals))
     out: list[dict[str, Any] | None] = []
     for day, v in enumerate(vitals):
@@ -541,14 +568,16 @@ def _with_oxygen_flow(
             out.append(v)
             continue
         kind = device[day]
-        if kind in ("nasal_cannula", "mask"):
-            low, high = conventional["low"], conventional["high"]
-        elif kind == "high_flow":
-            low, high = flows["high_flow_low"], flows["high_flow_high"]
-        else:
-            low, high = flows["ventilator_low"], flows["ventilator_high"]
+        key = "conventional" if kind in ("nasal_cannula", "mask") else kind if kind == "high_flow" else "ventilator"
+        low, high = math.ceil(by_device[key].low), math.floor(by_device[key].high)
         out.append({**v, "oxygen_flow_lpm": int(low + math.floor(float(draws[day]) * (high - low + 1)))})
     return tuple(out)
+
+
+# The vital signs drawn around each level's mean: (name in the vitals, parameter key of the mean and the spread).
+VITAL_SIGNS = (("respiratory_rate", "rr"), ("spo2", "spo2"), ("systolic_bp", "sbp"), ("pulse", "pulse"))
+FEVER_DEGREES = 1.5  # added to the temperature on a day of fever (assumption)
+NORMAL_TEMPERATURE = 37.0
 
 
 def _vitals(
@@ -558,26 +587,39 @@ def _vitals(
     fever_days: set[int],
     params: Parameters,
     rng: np.random.Generator,
+    ranges: dict[str, Range],
 ) -> tuple[tuple[dict[str, Any] | None, ...], IntArray]:
+    """Each hospital day's NEWS2 observations: normal around the level's mean, truncated to the usual range
+    of the VITALS item (whole numbers, and the temperature to 0.1 degC, stay inside it once rounded)."""
     table = params.vitals.by_level.value
     spread = params.vitals.spread.value
     vitals: list[dict[str, Any] | None] = []
     scores = np.full(level.size, NOT_SCORED, dtype=np.int64)
     draws = rng.standard_normal((level.size, 5))
+    days = [d for d in range(level.size) if hospitalized[d]]
+    drawn: dict[str, dict[int, float]] = {}
+    for column, (name, key) in enumerate(VITAL_SIGNS):
+        bounds = ranges[name].inner(0)
+        means = [table[f"{key}_{int(level[d])}"] for d in days]
+        values = truncated_normal(draws[days, column], means, spread[key], bounds.low, bounds.high)
+        drawn[name] = dict(zip(days, values.tolist(), strict=True))
+    bounds = ranges["temperature"].inner(1)
+    means = [NORMAL_TEMPERATURE + (FEVER_DEGREES if d in fever_days else 0.0) for d in days]
+    values = truncated_normal(draws[days, 4], means, spread["temperature"], bounds.low, bounds.high)
+    drawn["temperature"] = dict(zip(days, values.tolist(), strict=True))
     for day in range(level.size):
         if not hospitalized[day]:
             vitals.append(None)
             continue
         lv = int(level[day])
-        z = draws[day]
         v = {
-            "respiratory_rate": int(np.clip(round(table[f"rr_{lv}"] + spread["rr"] * z[0]), 8, 45)),
-            "spo2": int(np.clip(round(table[f"spo2_{lv}"] + spread["spo2"] * z[1]), 80, 100)),
+            "respiratory_rate": round(drawn["respiratory_rate"][day]),
+            "spo2": round(drawn["spo2"][day]),
             "on_supplemental_oxygen": device[day] != "none",
-            "systolic_bp": int(np.clip(round(table[f"sbp_{lv}"] + spread["sbp"] * z[2]), 70, 200)),
-            "pulse": int(np.clip(round(table[f"pulse_{lv}"] + spread["pulse"] * z[3]), 45, 160)),
+            "systolic_bp": round(drawn["systolic_bp"][day]),
+            "pulse": round(drawn["pulse"][day]),
             "consciousness": "V" if lv >= 7 else "A",  # sedated on the ventilator
-            "temperature": round(float(37.0 + spread["temperature"] * z[4]) + (1.5 if day in fever_days else 0.0), 1),
+            "temperature": round(drawn["temperature"][day], 1),
         }
         vitals.append(v)
         scores[day] = _news2(

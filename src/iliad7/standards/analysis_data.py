@@ -36,7 +36,7 @@ from iliad7.analysis.derive import (
     derive_tte_who_improvement,
     protocol_days,
 )
-from iliad7.standards.adam import _SUPPCAT, _protocol_day, _subject_facts
+from iliad7.standards.adam import _SUPPCAT, CELL_PARAMS, _protocol_day, _subject_facts, randomized_only
 from iliad7.standards.dataset import Dataset
 from iliad7.standards.snapshot import Snapshot
 
@@ -83,9 +83,14 @@ def _screening_alc(record: dict[str, Any]) -> float | None:
 
 def _adlb_source(sdtm: dict[str, Dataset]) -> pl.DataFrame:
     records: list[dict[str, Any]] = []
-    for r in _rows(sdtm, "LB"):
+    cells = [
+        {**r, "LBTESTCD": CELL_PARAMS[r["CPTESTCD"]], "LBSTRESN": r["CPSTRESN"], "LBDY": r["CPDY"], "LBSPID": "LAB-"}
+        for r in _rows(sdtm, "CP")
+    ]
+    for r in _rows(sdtm, "LB") + cells:
         code = r["LBTESTCD"]
-        if code not in _ANALYSED_LB or r["LBSTRESN"] is None:
+        # The LAB form's results (the screening record's counts are not the SAP's ADLB).
+        if code not in _ANALYSED_LB or r["LBSTRESN"] is None or not str(r["LBSPID"]).startswith("LAB-"):
             continue
         day = _day(r, "LBDY")
         if day is None:
@@ -93,12 +98,14 @@ def _adlb_source(sdtm: dict[str, Dataset]) -> pl.DataFrame:
         value = float(r["LBSTRESN"]) * _CELLS_PER_MM3.get(code, 1.0)
         records.append(_lab(r, code, round(value, 6), day))
     for r in _rows(sdtm, "MB"):
-        if r["MBTSTDTL"] != "VIRAL LOAD" or r["MBSTRESN"] is None or (day := _day(r, "MBDY")) is None:
+        if r["MBTESTCD"] != "SCV2VLD" or r["MBSTRESN"] is None or (day := _day(r, "MBDY")) is None:
             continue
         records.append(_lab(r, "VLOAD", float(r["MBSTRESN"]), day))
     for r in _rows(sdtm, "RS"):
         if r["RSTESTCD"] != "NEWS2TOT" or r["RSSTRESN"] is None or (day := _day(r, "RSDY")) is None:
             continue
+        if str(r["RSSPID"]).startswith("SCREENING"):
+            continue  # the screening record's NEWS2 scores: eligibility, not the SAP's NEWS2 course
         records.append(_lab(r, "NEWS2", float(r["RSSTRESN"]), day))
     schema = {"USUBJID": pl.String, "PARAMCD": pl.String, "AVAL": pl.Float64, "ADY": pl.Int64}
     schema |= {"AVISIT": pl.String, "AVISITN": pl.Int64}
@@ -178,7 +185,8 @@ def _who_baseline(adcs: pl.DataFrame) -> dict[str, int]:
 
 
 def analysis_data(snapshot: Snapshot, sdtm: dict[str, Dataset]) -> AnalysisData:
-    """The SAP's datasets of the participants in `snapshot` (as its user may see them)."""
+    """The SAP's datasets of the randomized participants in `snapshot` (as its user may see them)."""
+    snapshot, sdtm = randomized_only(snapshot, sdtm)
     days = protocol_days()
     horizon = days.horizon_day
     adcs = _adcs(sdtm)
@@ -187,7 +195,7 @@ def analysis_data(snapshot: Snapshot, sdtm: dict[str, Dataset]) -> AnalysisData:
     adsupp = pl.DataFrame(_episodes(_rows(sdtm, "PR"), _SUPPCAT, "PRCAT", "PR", "SUPPCAT"), schema=dict(ADSUPP.columns))
     screening = {s.usubjid: s.screening for s in snapshot.subjects}
     who_base = _who_baseline(adcs)
-    facts = _subject_facts(snapshot, sdtm).drop("_DTHFL")
+    facts = _subject_facts(snapshot, sdtm).drop("_DTHFL", "_LSTSRC")
     ids = facts["USUBJID"].to_list()
     support = [(screening[u].get("respiratory_support") or {}).get("device") for u in ids]
     facts = facts.with_columns(

@@ -1,9 +1,12 @@
-"""Structural SDTM/ADaM conformance checks, as code (CDISC CORE cannot run here: docs/standards.md).
+"""SDTM/ADaM conformance checks as code: the variable-level checks against the published IG tables
+(`ig_tables`) and the structural rules every validator applies. CDISC CORE runs beside them on the
+SDTM export (tests/standards/test_standards_core.py); docs/standards.md says which rules each covers.
 
-Each check returns `Finding`s (severity, rule id, dataset, variable, row,
-message). The rules are the structural ones every validator applies:
+Each check returns `Finding`s (severity, rule id, dataset, variable, row, message):
 
-- SD-REQ   required variables present (SDTMIG "Req" variables of each domain) and non-blank
+- SD-REQ   the IG's Req and Exp variables present, Req never null (IG conditions: `NULL_WHEN`)
+- IG-VAR   every variable is one of the IG's variables for its dataset (otherwise it belongs in SUPP--)
+- AD-DATE  ADaM dates numeric with DATE9. (datetimes DATETIME20.)
 - SD-NAME  variable and dataset names upper-case ASCII, letter first, at most 8 characters
 - SD-LABEL labels at most 40 characters
 - SD-LEN   character values at most 200 bytes (XPORT v5)
@@ -25,31 +28,15 @@ import polars as pl
 from iliad7.standards.dataset import Dataset
 from iliad7.standards.terminology import CODELISTS
 
-# SDTMIG 3.3 "Req" variables of the domains written here (beyond STUDYID, DOMAIN, USUBJID, --SEQ).
-REQUIRED: dict[str, tuple[str, ...]] = {
-    "DM": ("STUDYID", "DOMAIN", "USUBJID", "SUBJID", "SITEID", "SEX", "ARMCD", "ARM", "ACTARMCD", "ACTARM", "COUNTRY"),
-    "DS": ("STUDYID", "DOMAIN", "USUBJID", "DSSEQ", "DSTERM", "DSDECOD"),
-    "AE": ("STUDYID", "DOMAIN", "USUBJID", "AESEQ", "AETERM", "AEDECOD"),
-    "HO": ("STUDYID", "DOMAIN", "USUBJID", "HOSEQ", "HOTERM"),
-    "EX": ("STUDYID", "DOMAIN", "USUBJID", "EXSEQ", "EXTRT"),
-    "PR": ("STUDYID", "DOMAIN", "USUBJID", "PRSEQ", "PRTRT"),
-    "LB": ("STUDYID", "DOMAIN", "USUBJID", "LBSEQ", "LBTESTCD", "LBTEST"),
-    "MB": ("STUDYID", "DOMAIN", "USUBJID", "MBSEQ", "MBTESTCD", "MBTEST"),
-    "VS": ("STUDYID", "DOMAIN", "USUBJID", "VSSEQ", "VSTESTCD", "VSTEST"),
-    "RS": ("STUDYID", "DOMAIN", "USUBJID", "RSSEQ", "RSTESTCD", "RSTEST"),
-    "SV": ("STUDYID", "DOMAIN", "USUBJID", "VISITNUM"),
-    "TS": ("STUDYID", "DOMAIN", "TSSEQ", "TSPARMCD", "TSPARM", "TSVAL"),
-    "TA": ("STUDYID", "DOMAIN", "ARMCD", "ARM", "TAETORD", "ETCD", "EPOCH"),
-    "TE": ("STUDYID", "DOMAIN", "ETCD", "ELEMENT", "TESTRL"),
-    "TV": ("STUDYID", "DOMAIN", "VISITNUM"),
-    "TI": ("STUDYID", "DOMAIN", "IETESTCD", "IETEST", "IECAT"),
-    "ADSL": ("STUDYID", "USUBJID", "SUBJID", "SITEID", "TRT01P", "TRT01A", "ITTFL", "SAFFL"),
-    "ADLB": ("STUDYID", "USUBJID", "PARAMCD", "PARAM", "AVAL"),
-    "ADTTE": ("STUDYID", "USUBJID", "PARAMCD", "PARAM", "AVAL", "CNSR", "STARTDT"),
-    "ADAE": ("STUDYID", "USUBJID", "AETERM", "AEDECOD"),
+# Req variables that may be null on some records, and why (the IG's own conditions):
+# ADSL: a screen failure (RANDFL = N) has no arm, planned or actual, and no treatment dates.
+NULL_WHEN: dict[tuple[str, str], tuple[str, str]] = {
+    (dataset, name): ("RANDFL", "N")
+    for dataset in ("ADSL",)
+    for name in ("ARM", "ACTARM", "TRT01P", "TRT01A", "TRTSDT", "TRTEDT", "ITTFL", "SAFFL")
 }
-# Required variables that may be blank on a record (ADaM's TRT01P/TRT01A in a blinded export, ...).
-MAY_BE_BLANK = {"TRT01P", "TRT01A", "STARTDT"}
+# A blinded user's export holds no arm: these are blank on every record (docs/standards.md, blinding).
+BLINDED_BLANK = frozenset({"TRT01P", "TRT01A", "TRTP", "TRTA", "TRT01PN", "TRT01AN", "TRTPN", "TRTAN"})
 
 _NAME = re.compile(r"^[A-Z][A-Z0-9_]{0,7}$")
 _ISO8601 = re.compile(
@@ -97,18 +84,47 @@ def check_names_and_labels(dataset: Dataset) -> list[Finding]:
     return found
 
 
-def check_required(dataset: Dataset) -> list[Finding]:
-    found = []
-    for name in REQUIRED.get(dataset.name, ()):
-        if name not in dataset.frame.columns:
-            found.append(_error("SD-REQ", dataset, name, f"required variable {name} is missing"))
+def check_required(dataset: Dataset, *, blinded: bool = False) -> list[Finding]:
+    """The IG's variable table (`ig_tables`): Req and Exp variables present, Req never null, nothing else."""
+    from iliad7.standards.ig_tables import table
+
+    found: list[Finding] = []
+    variables = table(dataset.standard, dataset.name)
+    if variables is None:
+        return [_error("IG-DOMAIN", dataset, "", f"{dataset.name} is not a dataset of the carried IG tables")]
+    frame = dataset.frame
+    for name, core in variables.items():
+        if core in ("Req", "Exp") and name not in frame.columns:
+            found.append(_error("SD-REQ", dataset, name, f"{core} variable {name} is missing"))
+    for name in frame.columns:
+        if name not in variables:
+            found.append(_error("IG-VAR", dataset, name, f"{name} is not a {dataset.name} variable of the IG"))
             continue
-        if name in MAY_BE_BLANK:
+        if variables[name] != "Req" or (blinded and name in BLINDED_BLANK):
             continue
-        column = dataset.frame[name]
+        column = frame[name]
         blank = column.is_null() | (column.cast(pl.String) == "") if column.dtype == pl.String else column.is_null()
+        condition = NULL_WHEN.get((dataset.name, name))
+        if condition is not None and condition[0] in frame.columns:
+            blank = blank & (frame[condition[0]] != condition[1])
         for row in blank.arg_true().to_list()[:5]:
             found.append(_error("SD-REQ", dataset, name, f"required variable {name} is blank", row + 1))
+    return found
+
+
+def check_adam_dates(dataset: Dataset) -> list[Finding]:
+    """ADaM dates are numeric SAS dates with a DATE9. format (*DT), datetimes DATETIME20. (*DTM)."""
+    if dataset.standard != "ADaM":
+        return []
+    found = []
+    for variable in dataset.variables:
+        for suffix, fmt in (("DTM", "DATETIME20."), ("DT", "DATE9.")):
+            if variable.name.endswith(suffix):
+                if variable.type != "Num" or variable.display_format != fmt:
+                    found.append(
+                        _error("AD-DATE", dataset, variable.name, f"{variable.name} is not numeric with {fmt}")
+                    )
+                break
     return found
 
 
@@ -189,15 +205,16 @@ def check_keys(dataset: Dataset) -> list[Finding]:
     return found
 
 
-CHECKS = (check_names_and_labels, check_required, check_lengths, check_dates, check_terms, check_keys)
+CHECKS = (check_names_and_labels, check_lengths, check_dates, check_terms, check_keys, check_adam_dates)
 
 
-def check_dataset(dataset: Dataset) -> list[Finding]:
-    return [finding for check in CHECKS for finding in check(dataset)]
+def check_dataset(dataset: Dataset, *, blinded: bool = False) -> list[Finding]:
+    found = check_required(dataset, blinded=blinded)
+    return found + [finding for check in CHECKS for finding in check(dataset)]
 
 
-def check_datasets(datasets: Iterable[Dataset]) -> list[Finding]:
-    return [finding for dataset in datasets for finding in check_dataset(dataset)]
+def check_datasets(datasets: Iterable[Dataset], *, blinded: bool = False) -> list[Finding]:
+    return [finding for dataset in datasets for finding in check_dataset(dataset, blinded=blinded)]
 
 
 def errors(findings: Iterable[Finding]) -> list[Finding]:

@@ -26,6 +26,9 @@ class Variable:
     origin: str = "Collected"  # define.xml def:Origin Type: Collected, Derived, Assigned, Protocol
     role: str = ""  # SDTM role (Identifier, Topic, ...) or "" for ADaM
     source: str = ""  # ADaM traceability note (the SDTM variable it comes from)
+    method: str = ""  # how a derived value is computed: define.xml MethodDef
+    comment: str = ""  # what a reviewer should know about the values: define.xml CommentDef
+    display_format: str = ""  # SAS format of a numeric date (ADaM *DT: DATE9.)
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,10 @@ class Dataset:
     frame: pl.DataFrame
     standard: Literal["SDTM", "ADaM"] = "SDTM"
     notes: tuple[str, ...] = field(default=())
+    comment: str = ""  # define.xml CommentDef of the dataset
+    # Supplemental qualifiers of the records (SUPP--): (USUBJID, IDVAR, IDVARVAL, QNAM, QLABEL, QVAL, QORIG);
+    # IDVAR is the record's --SEQ unless the qualifier names another (a --GRPID), "" for a subject-level one
+    qualifiers: tuple[tuple[str, str, str, str, str, str, str], ...] = field(default=())
 
     def variable(self, name: str) -> Variable:
         for variable in self.variables:
@@ -61,6 +68,7 @@ def make_dataset(
     variables: Iterable[Variable],
     rows: Iterable[Mapping[str, Any]],
     standard: Literal["SDTM", "ADaM"] = "SDTM",
+    comment: str = "",
 ) -> Dataset:
     """A dataset whose frame has exactly `variables`, in order, typed by each variable's type."""
     variables = tuple(variables)
@@ -77,6 +85,22 @@ def make_dataset(
                 variable.name, ["" if v is None else str(v) for v in raw], dtype=pl.String
             )
     frame = pl.DataFrame(columns) if columns else pl.DataFrame()
+    found: dict[tuple[str, str, str, str], tuple[str, str, str, str, str, str, str]] = {}
+    for row in rows:
+        for qnam, qlabel, qval, qorig, idvar in row.get("_supp", ()):
+            if idvar is None:
+                idvar = f"{name}SEQ" if f"{name}SEQ" in row else ""
+            idvarval = "" if not idvar else str(int(row[idvar]) if isinstance(row[idvar], float) else row[idvar])
+            found[(str(row["USUBJID"]), idvar, idvarval, qnam)] = (
+                str(row["USUBJID"]),
+                idvar,
+                idvarval,
+                qnam,
+                qlabel,
+                qval,
+                qorig,
+            )
+    qualifiers = tuple(found.values())
     return Dataset(
         name=name,
         label=label,
@@ -86,6 +110,8 @@ def make_dataset(
         variables=variables,
         frame=frame,
         standard=standard,
+        comment=comment,
+        qualifiers=qualifiers,
     )
 
 

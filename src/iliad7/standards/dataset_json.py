@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +11,7 @@ from iliad7 import __version__ as ILIAD7_VERSION
 from iliad7.standards.dataset import Dataset
 
 DATASET_JSON_VERSION = "1.1.0"
+SAS_EPOCH = date(1960, 1, 1)
 
 
 def item_oid(dataset: Dataset, variable_name: str) -> str:
@@ -34,6 +35,9 @@ def to_dataset_json(dataset: Dataset, *, study_oid: str, created: datetime, orig
             "label": variable.label,
             "dataType": _data_type(dataset, variable.name),
         }
+        if variable.display_format == "DATE9.":
+            # A numeric SAS date: an ISO 8601 date in JSON, an integer (days since 1960) in SAS.
+            column |= {"dataType": "date", "targetDataType": "integer", "displayFormat": "DATE9."}
         if variable.type == "Char":
             longest = dataset.frame[variable.name].str.len_bytes().max() if dataset.frame.height else 0
             column["length"] = max(int(longest or 0), 1)  # type: ignore[arg-type]
@@ -46,6 +50,8 @@ def to_dataset_json(dataset: Dataset, *, study_oid: str, created: datetime, orig
         for variable, value in zip(dataset.variables, record, strict=True):
             if variable.type == "Num" and value is not None and columns[len(row)]["dataType"] == "integer":
                 value = int(value)
+            elif value is not None and columns[len(row)]["dataType"] == "date":
+                value = (SAS_EPOCH + timedelta(days=int(value))).isoformat()
             row.append(value)
         rows.append(row)
     return {

@@ -6,6 +6,8 @@ to write any dataset with a conformance error, and write one file per dataset
 and format with lower-case names (`dm.xpt`, `dm.json`) plus `define.xml`.
 Analyst exports (`export_tables`) write the same ADaM frames as CSV or
 Parquet; blinded or unblinded follows the user's role exactly as the SDTM does.
+Every export is an audited read (`read.export`: who, which kind, blinded or
+not, which datasets; never their content).
 """
 
 from __future__ import annotations
@@ -39,12 +41,17 @@ class ExportResult:
         }
 
 
-def write_datasets(datasets: list[Dataset], folder: Path, *, snapshot: Any, blinded: bool) -> ExportResult:
+def write_datasets(
+    datasets: list[Dataset], folder: Path, *, snapshot: Any, blinded: bool, acrf: bool = False
+) -> ExportResult:
+    """Check, then write each dataset (XPT, Dataset-JSON), define.xml, conformance.json and, with `acrf`,
+    the annotated CRF (acrf.html) that define.xml links."""
+    from iliad7.standards.acrf import write_acrf
     from iliad7.standards.dataset_json import write_dataset_json
     from iliad7.standards.define import write_define
     from iliad7.standards.xpt import write_xpt
 
-    findings = check_datasets(datasets)
+    findings = check_datasets(datasets, blinded=blinded)
     problems = errors(findings)
     if problems:
         first = problems[0]
@@ -65,12 +72,16 @@ def write_datasets(datasets: list[Dataset], folder: Path, *, snapshot: Any, blin
             originator=snapshot.exported_by,
         )
         files += [f"{dataset.file_stem}.xpt", f"{dataset.file_stem}.json"]
+    if acrf:
+        write_acrf(snapshot.protocol, folder / "acrf.html")
+        files.append("acrf.html")
     write_define(
         datasets,
         folder / "define.xml",
         study_id=study,
         study_name=snapshot.protocol.titles.acronym,
         created=snapshot.taken_at,
+        acrf="acrf.html" if acrf else None,
     )
     files.append("define.xml")
     report = [f.as_dict() for f in findings]
@@ -90,9 +101,23 @@ def sdtm_datasets(user: Any) -> tuple[Any, list[Dataset]]:
     return snapshot, keep
 
 
-def export_sdtm(user: Any, folder: Path) -> ExportResult:
+def _audit(user: Any, kind: str, result: ExportResult, channel: str) -> ExportResult:
+    from iliad7.store.actions.reads import audit_read
+
+    detail = {
+        "kind": kind,
+        "folder": result.folder.name,
+        "blinded": result.blinded,
+        "datasets": sorted(result.datasets),
+    }
+    audit_read(user, "export", kind, channel=channel, detail=detail)
+    return result
+
+
+def export_sdtm(user: Any, folder: Path, *, channel: str = "cli") -> ExportResult:
     snapshot, datasets = sdtm_datasets(user)
-    return write_datasets(datasets, folder, snapshot=snapshot, blinded=snapshot.blinded)
+    written = write_datasets(datasets, folder, snapshot=snapshot, blinded=snapshot.blinded, acrf=True)
+    return _audit(user, "sdtm", written, channel)
 
 
 def adam_datasets(user: Any) -> tuple[Any, list[Dataset]]:
@@ -104,13 +129,18 @@ def adam_datasets(user: Any) -> tuple[Any, list[Dataset]]:
     return snapshot, list(build_adam(snapshot, build_sdtm(snapshot)).values())
 
 
-def export_adam(user: Any, folder: Path) -> ExportResult:
+def export_adam(user: Any, folder: Path, *, channel: str = "cli") -> ExportResult:
     snapshot, datasets = adam_datasets(user)
-    return write_datasets(datasets, folder, snapshot=snapshot, blinded=snapshot.blinded)
+    return _audit(user, "adam", write_datasets(datasets, folder, snapshot=snapshot, blinded=snapshot.blinded), channel)
 
 
 def export_tables(
-    user: Any, folder: Path, *, fmt: Literal["csv", "parquet"], which: Literal["sdtm", "adam"] = "adam"
+    user: Any,
+    folder: Path,
+    *,
+    fmt: Literal["csv", "parquet"],
+    which: Literal["sdtm", "adam"] = "adam",
+    channel: str = "cli",
 ) -> ExportResult:
     """The analysis (or tabulation) datasets as CSV or Parquet files, one per dataset, lower-case names."""
     snapshot, datasets = adam_datasets(user) if which == "adam" else sdtm_datasets(user)
@@ -123,4 +153,5 @@ def export_tables(
         else:
             dataset.frame.write_parquet(folder / name)
         files.append(name)
-    return ExportResult(folder, tuple(files), {d.name: d.frame.height for d in datasets}, snapshot.blinded, ())
+    result = ExportResult(folder, tuple(files), {d.name: d.frame.height for d in datasets}, snapshot.blinded, ())
+    return _audit(user, f"{which}-{fmt}", result, channel)

@@ -17,14 +17,23 @@ against the ODM 1.3.2 XSD that odmlib ships:
   Annotation comment.
 
 Import (`import_odm`): the ClinicalData of a file whose StudyOID is this
-study's and whose items are this protocol's. Inside one transaction: a
-subject not in the database is created at its site under its screening
-number; for each item, the file's versions not yet in the database are
-recorded, in order, as new versions by the importing user through
-`record_item_value` (reason: the file's reason and original author and time).
-When the database already holds a different value for a version the file
-also has, nothing is overwritten: the item is reported as a conflict and the
-whole import is refused (ActionRefused), so nothing is written silently.
+study's and whose items are this protocol's, written through the same action
+and edit checks as the eCRF pages. Inside one transaction: a subject not in
+the database is created at its site under its screening number; for each
+item, the file's versions not yet in the database are grouped back into the
+saves that made them (same subject, form, visit, instance, author and time:
+one save stamps every version it writes with one time), and each save is
+replayed, oldest first, by the importing user through `save_form(only=...)`:
+the form's checks run on the whole form, corrections keep the file's reason
+(with the original author and time), and the values derived on save (NEWS2,
+SOFA, the WHO scale, CTCAE grades) are recomputed, never copied from the file
+(`derived_differ` lists where the file's derived value is not what the rules
+give). A save the checks refuse refuses the whole import, naming it: a dose
+recorded as given in STUDY-DRUG, for example, is written only by recording
+the dose (the dose page), never by an import. When the database already holds
+a different value for a version the file also has, nothing is overwritten:
+the item is reported as a conflict and the whole import is refused
+(ActionRefused), so nothing is written silently.
 """
 
 from __future__ import annotations
@@ -265,9 +274,13 @@ def _item_data(group: ET.Element, value: Any, site: str) -> None:
         ET.SubElement(annotation, _q("Comment"), {"SponsorOrSite": "Sponsor"}).text = value.derivation
 
 
-def export_odm(user: Any, path: Path) -> dict[str, Any]:
+def export_odm(user: Any, path: Path, *, channel: str = "cli") -> dict[str, Any]:
+    """Write the ODM document of what `user` may see to `path`; an audited read (`read.export`)."""
+    from iliad7.store.actions.reads import audit_read
+
     tree, count = build_odm(user)
     tree.write(path, encoding="UTF-8", xml_declaration=True)
+    audit_read(user, "export", "odm", channel=channel, detail={"kind": "odm", "file": path.name})
     return {"file": str(path), "values": count, "schema_errors": validate_odm(path)}
 
 
@@ -347,19 +360,45 @@ def read_clinical_data(path: Path) -> tuple[str, list[dict[str, Any]]]:
     return study_oid, records
 
 
+def _moment(text: str) -> tuple[int, str]:
+    from datetime import datetime
+
+    try:
+        return 0, datetime.fromisoformat(text).isoformat()
+    except ValueError:
+        return 1, text
+
+
+def _saves(pending: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """The file's new versions grouped back into the saves that wrote them, oldest save first."""
+    grouped: dict[tuple[Any, ...], list[list[dict[str, Any]]]] = defaultdict(list)
+    for record in pending:
+        key = (record["subject"], record["form"], record["visit"], record["instance"], record["author"], record["at"])
+        runs = grouped[key]
+        if not runs or any(r["item"] == record["item"] for r in runs[-1]):
+            runs.append([])  # the same item twice at one moment: two saves, in version order
+        runs[-1].append(record)
+    saves = [run for runs in grouped.values() for run in runs]
+    saves.sort(key=lambda run: (_moment(run[0]["at"]), run[0]["subject"], run[0]["form"], run[0]["visit"]))
+    return saves
+
+
 def import_odm(user: Any, path: Path, *, channel: str = "cli") -> dict[str, Any]:
-    """Record the file's item values as new versions by `user` (see the module text); refuse on any conflict."""
+    """Replay the file's new item versions as saves of their forms by `user` (see the module text)."""
     from django.db import transaction
 
-    from iliad7.store.actions import create_participant, record_item_value
+    from iliad7.capture.spec import unit_key
+    from iliad7.store import access
+    from iliad7.store.actions import create_participant
     from iliad7.store.actions._common import current_protocol
+    from iliad7.store.actions.capture import FormRejected, save_form
     from iliad7.store.models import ItemValue, Participant
 
     protocol = current_protocol()
     study_oid, records = read_clinical_data(path)
     if study_oid != protocol.id:
         raise InputError("FILE", f"the file's study {study_oid!r} is not this study ({protocol.id!r})")
-    known = {f.id: {i.id for i in f.items} for f in protocol.forms}
+    known = {f.id: {i.id: i for i in f.items} for f in protocol.forms}
     visits = {v.id for v in protocol.schedule.visits} | {""}
     for record in records:
         if record["item"] is None:
@@ -370,7 +409,10 @@ def import_odm(user: Any, path: Path, *, channel: str = "cli") -> dict[str, Any]
             )
         if record["item"] not in known[record["form"]] and record["derivation"] is None:
             raise InputError("FILE", f"item {record['item']!r} is not in form {record['form']} of this study")
-    result: dict[str, Any] = {"file": str(path), "created_subjects": [], "recorded": 0, "unchanged": 0, "conflicts": []}
+    result: dict[str, Any] = {
+        "file": str(path), "created_subjects": [], "recorded": 0, "unchanged": 0, "conflicts": [], "saves": 0,
+        "derived_differ": [],
+    }  # fmt: skip
     with transaction.atomic():
         participants: dict[str, Any] = {}
         for record in records:
@@ -384,8 +426,6 @@ def import_odm(user: Any, path: Path, *, channel: str = "cli") -> dict[str, Any]
             elif found.site.code != record["site"]:
                 raise InputError("FILE", f"subject {key} is at {found.site.code} here, at {record['site']} in the file")
             participants[key] = found
-        from iliad7.store import access
-
         for key in participants:
             access.access_participant(user, key)  # NotFound for a participant this user may not see
         versions: dict[tuple[str, str, str, int, str], list[dict[str, Any]]] = defaultdict(list)
@@ -394,54 +434,27 @@ def import_odm(user: Any, path: Path, *, channel: str = "cli") -> dict[str, Any]
                 versions[
                     (record["subject"], record["form"], record["visit"], record["instance"], record["item"])
                 ].append(record)
+        pending: list[dict[str, Any]] = []
+        derived_incoming: dict[tuple[str, str, str, int, str], list[dict[str, Any]]] = {}
         for (subject, form, visit, instance, item), incoming in versions.items():
-            participant = participants[subject]
             stored = list(
                 ItemValue.objects.filter(
-                    participant=participant, form=form, visit=visit, instance=instance, item=item
+                    participant=participants[subject], form=form, visit=visit, instance=instance, item=item
                 ).order_by("version")
             )
-            for index, record in enumerate(incoming):
-                if index < len(stored):
-                    have = stored[index]
-                    if (have.value, have.unit, have.derivation) != (
-                        record["value"],
-                        record["unit"],
-                        record["derivation"],
-                    ):
-                        result["conflicts"].append(
-                            {
-                                "subject": subject,
-                                "form": form,
-                                "visit": visit,
-                                "instance": instance,
-                                "item": item,
-                                "version": index + 1,
-                                "database": have.value,
-                                "file": record["value"],
-                            }
-                        )
-                    else:
-                        result["unchanged"] += 1
+            for index, record in enumerate(incoming[: len(stored)]):
+                have = stored[index]
+                if (have.value, have.unit, have.derivation) == (record["value"], record["unit"], record["derivation"]):
+                    result["unchanged"] += 1
                     continue
-                origin = (
-                    f"ODM import of {path.name}: entered by {record['author'] or 'unknown'} at {record['at'] or '?'}"
-                )
-                reason = f"{record['reason']} ({origin})" if record["reason"] else origin
-                record_item_value(
-                    participant,
-                    form=form,
-                    item=item,
-                    value=record["value"],
-                    unit=record["unit"],
-                    visit=visit,
-                    instance=instance,
-                    acting_user=user,
-                    channel=channel,
-                    reason=reason,
-                    derivation=record["derivation"],
-                )
-                result["recorded"] += 1
+                result["conflicts"].append(
+                    {"subject": subject, "form": form, "visit": visit, "instance": instance, "item": item,
+                     "version": index + 1, "database": have.value, "file": record["value"]}
+                )  # fmt: skip
+            if item in known[form]:
+                pending += incoming[len(stored) :]
+            elif len(incoming) > len(stored):
+                derived_incoming[(subject, form, visit, instance, item)] = incoming
         if result["conflicts"]:
             first = result["conflicts"][0]
             raise ActionRefused(
@@ -449,4 +462,42 @@ def import_odm(user: Any, path: Path, *, channel: str = "cli") -> dict[str, Any]
                 f"{first['subject']} {first['form']}/{first['visit']}/{first['item']} v{first['version']}); "
                 "nothing was imported — correct them as new versions with a reason instead"
             )
+        for run in _saves(pending):
+            head = run[0]
+            values: dict[str, Any] = {}
+            for record in run:
+                values[record["item"]] = record["value"]
+                if known[head["form"]][record["item"]].units:
+                    values[unit_key(record["item"])] = record["unit"]
+            origin = f"ODM import of {path.name}: entered by {head['author'] or 'unknown'} at {head['at'] or '?'}"
+            given_reason = next((r["reason"] for r in run if r["reason"]), "")
+            where = f"{head['subject']} {head['form']}/{head['visit'] or '-'} instance {head['instance']}"
+            try:
+                saved = save_form(
+                    participants[head["subject"]], head["form"], values, visit=head["visit"],
+                    instance=head["instance"], acting_user=user, channel=channel,
+                    reason=f"{given_reason} ({origin})" if given_reason else origin, only={r["item"] for r in run},
+                    item_reasons={r["item"]: f"{r['reason']} ({origin})" if r["reason"] else origin for r in run},
+                )  # fmt: skip
+            except FormRejected as exc:
+                problems = "; ".join(f"{m.field}: {m.message}" for m in exc.messages)
+                raise ActionRefused(f"{where} fails the form's checks, nothing was imported: {problems}") from None
+            except InputError as exc:
+                raise ActionRefused(f"{where} refused, nothing was imported: {exc.field}: {exc.message}") from None
+            result["saves"] += 1
+            result["recorded"] += len(saved.written)
+        for (subject, form, visit, instance, item), incoming in derived_incoming.items():
+            computed = list(
+                ItemValue.objects.filter(
+                    participant=participants[subject], form=form, visit=visit, instance=instance, item=item
+                ).order_by("version")
+            )
+            for index, record in enumerate(incoming):
+                have = computed[index] if index < len(computed) else None
+                if have is None or (have.value, have.derivation) != (record["value"], record["derivation"]):
+                    computed_value = None if have is None else have.value
+                    result["derived_differ"].append(
+                        {"subject": subject, "form": form, "visit": visit, "instance": instance, "item": item,
+                         "version": index + 1, "file": record["value"], "computed": computed_value}
+                    )  # fmt: skip
     return result

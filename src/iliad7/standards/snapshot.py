@@ -5,7 +5,9 @@ Every read goes through the store's guarded functions: the participants are
 participant's arm is read only through `access.access_allocation`, and only
 when `access.may_read_arm` says the user may know it. A blinded user's
 snapshot holds no arm at all (`arm` is None), so nothing built from it can
-carry one. Only randomized participants (those with a USUBJID) are exported.
+carry one. Randomized participants (those with a USUBJID) and screen failures
+are exported; a screen failure has no arm, and its USUBJID is the study id and
+its screening number (it never had a randomization number).
 """
 
 from __future__ import annotations
@@ -79,6 +81,10 @@ class Subject:
     arm: str | None  # None: the exporting user may not know it
     # SECONDARY-INFECTION form instance -> the Secondary Infections Committee's current decision
     adjudications: dict[int, str] = field(default_factory=dict)
+    # A screen failure: the criteria its latest screening verdict failed (or could not judge)
+    screen_failed: bool = False
+    failed_criteria: tuple[str, ...] = ()
+    unknown_criteria: tuple[str, ...] = ()
 
     def forms_of(self, form: str) -> list[FormRecord]:
         return [f for f in self.forms if f.form == form]
@@ -128,11 +134,15 @@ def read_snapshot(user: Any, *, closed_session: bool = False) -> Snapshot:
     protocol = current_protocol()
     subjects = []
     blinded = False
-    for participant in access.visible_participants(user).exclude(usubjid__isnull=True).order_by("usubjid"):
-        if not participant.usubjid:
-            continue
+    visible = access.visible_participants(user)
+    people = list(visible.exclude(usubjid__isnull=True).exclude(usubjid="").order_by("usubjid"))
+    people += list(visible.filter(status="screen_failed").order_by("screening_number"))
+    for participant in people:
+        screen_failed = participant.status == "screen_failed" and not participant.usubjid
         arm = None
-        if access.may_read_arm(user, participant, closed_session=closed_session):
+        if screen_failed:
+            pass  # never randomized: no arm to read or to hide
+        elif access.may_read_arm(user, participant, closed_session=closed_session):
             arm = access.access_allocation(user, participant, closed_session=closed_session)
         else:
             blinded = True
@@ -173,7 +183,7 @@ def read_snapshot(user: Any, *, closed_session: bool = False) -> Snapshot:
         subjects.append(
             Subject(
                 screening_number=participant.screening_number,
-                usubjid=participant.usubjid,
+                usubjid=participant.usubjid or f"{protocol.id}-{participant.screening_number}",
                 site=participant.site.code,
                 zone=site_zone(participant.site),
                 status=participant.status,
@@ -188,6 +198,9 @@ def read_snapshot(user: Any, *, closed_session: bool = False) -> Snapshot:
                     row.instance: row.decision
                     for row in InfectionAdjudication.objects.filter(participant=participant).order_by("version")
                 },
+                screen_failed=screen_failed,
+                failed_criteria=tuple(screening.failed) if screening is not None and screen_failed else (),
+                unknown_criteria=tuple(screening.unknown) if screening is not None and screen_failed else (),
             )
         )
     return Snapshot(

@@ -53,6 +53,7 @@ def write_xpt(dataset: Dataset, path: Path) -> Path:
         table_name=dataset.name,
         column_labels=[v.label for v in dataset.variables],
         file_format_version=5,
+        variable_format={v.name: v.display_format for v in dataset.variables if v.display_format} or None,
     )
     return path
 

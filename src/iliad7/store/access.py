@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from iliad7.accounts.roles import ROLES, Capability, role_names
+from iliad7.accounts.roles import ROLES, Capability, role_conflicts, role_names
 from iliad7.errors import AccessDenied, NotFound
 
 if TYPE_CHECKING:
@@ -20,14 +20,25 @@ if TYPE_CHECKING:
 
 
 def roles_of(user: User) -> frozenset[str]:
-    """The roles an active user holds (none for an inactive account)."""
+    """The roles an active user holds (none for an inactive account).
+
+    An account whose roles break separation of duties (`role_conflicts`: granted before the
+    rule, or written into the database by hand) acts as holding none, everywhere, until an
+    administrator separates them; `require` then says why.
+    """
     if not user.is_active:
         return frozenset()
     cached: frozenset[str] | None = getattr(user, "_iliad7_roles", None)
     if cached is None:
-        cached = frozenset(user.role_grants.values_list("role", flat=True))
+        granted = frozenset(user.role_grants.values_list("role", flat=True))
+        cached = frozenset() if role_conflicts(granted) else granted
         user._iliad7_roles = cached  # type: ignore[attr-defined]
     return cached
+
+
+def separation_of_duties_problems(user: User) -> list[str]:
+    """Why the roles granted to `user` may not be held together (empty: they may)."""
+    return role_conflicts(user.role_grants.values_list("role", flat=True))
 
 
 def forget_cached_roles(user: User) -> None:
@@ -63,9 +74,20 @@ def require(user: User, capability: Capability, site: Site | None = None) -> str
     """The audit role string for this action, or AccessDenied naming what was missing."""
     roles = granting_roles(user, capability, site)
     if not roles:
-        where = f" at site {site.code}" if site is not None else ""
-        raise AccessDenied(f"user {user.username!r} has no role that allows {capability.value}{where}")
+        raise denied(user, capability, site)
     return role_names(roles)
+
+
+def denied(user: User, capability: Capability, site: Site | None = None) -> AccessDenied:
+    """The refusal of `capability` to `user`, saying so when the account breaks separation of duties."""
+    conflicts = separation_of_duties_problems(user)
+    if conflicts:
+        return AccessDenied(
+            f"user {user.username!r} holds roles that one account may not combine ({'; '.join(conflicts)}): "
+            "the account acts as none until an administrator separates them"
+        )
+    where = f" at site {site.code}" if site is not None else ""
+    return AccessDenied(f"user {user.username!r} has no role that allows {capability.value}{where}")
 
 
 def visible_sites(user: User, capability: Capability = Capability.VIEW_PARTICIPANTS) -> QuerySet[Site]:
@@ -84,16 +106,33 @@ def visible_sites(user: User, capability: Capability = Capability.VIEW_PARTICIPA
     return Site.objects.none()
 
 
-def visible_participants(user: User) -> QuerySet[Participant]:
-    """Every participant the user may see, by role and site."""
+def visible_participants(user: User, capability: Capability = Capability.VIEW_PARTICIPANTS) -> QuerySet[Participant]:
+    """Every participant the user may see, by role and site (through `capability`: what they see them for)."""
     from iliad7.store.models import Participant
 
-    return Participant.objects.filter(site__in=visible_sites(user)).select_related("site")
+    return Participant.objects.filter(site__in=visible_sites(user, capability)).select_related("site")
 
 
-def access_participant(user: User, screening_number: str) -> Participant:
-    """The participant if the user may see it; NotFound alike for missing and forbidden."""
-    participant = visible_participants(user).filter(screening_number=screening_number).first()
+def access_participant(
+    user: User, screening_number: str, capability: Capability = Capability.VIEW_PARTICIPANTS
+) -> Participant:
+    """The participant if the user may see it; NotFound alike for missing and forbidden.
+
+    The number is looked up as typed, then upper-cased (numbers are stored upper-cased); text no
+    screening number can be (a control character, which PostgreSQL refuses in a query, or an
+    over-long string) is not found without a query. `capability` is what the participant is reached
+    for: the infection adjudicator reaches participants only to adjudicate (ADJUDICATE_INFECTION),
+    and so sees nothing else of them.
+    """
+    from iliad7.inputs import lookup_key
+
+    key = lookup_key(screening_number)
+    participant = None
+    if key is not None:
+        visible = visible_participants(user, capability)
+        participant = visible.filter(screening_number=key).first()
+        if participant is None and key.upper() != key:
+            participant = visible.filter(screening_number=key.upper()).first()
     if participant is None:
         raise NotFound(f"no participant {screening_number!r} visible to {user.username!r}")
     return participant
@@ -132,10 +171,23 @@ def may_read_arm(user: User, participant: Participant, *, closed_session: bool =
     site = participant.site
     if can(user, Capability.VIEW_ALLOCATION, site):
         return True
-    if closed_session and can(user, Capability.VIEW_ALLOCATION_CLOSED_SESSION, site):
+    if closed_session and can(user, Capability.VIEW_ALLOCATION_CLOSED_SESSION, site) and in_closed_session(user):
         return True
     return can(user, Capability.UNBLIND, site) and (
         UnblindingEvent.objects.filter(participant=participant, unblinded_by=user).exists()
+    )
+
+
+def in_closed_session(user: User) -> bool:
+    """Whether a DSMB closed session admitting `user` is open now (scheduled: iliad7.store.actions.dsmb)."""
+    from django.utils import timezone
+
+    from iliad7.store.models import ClosedSession
+
+    moment = timezone.now()
+    return any(
+        user.pk in session.members
+        for session in ClosedSession.objects.filter(starts_at__lte=moment, ends_at__gt=moment).only("members")
     )
 
 

@@ -227,12 +227,15 @@ class ReconsentTask(models.Model):
 
 
 class AllocationList(models.Model):
-    """A generated allocation list: everything needed to re-derive its slots from the seed.
+    """A generated allocation list: everything needed to re-derive its arms from the seed.
 
-    At most one list is active; a replaced list is kept (inactive), never deleted.
+    At most one list is active; a replaced list is kept (inactive), never deleted. The seed
+    is stored only sealed under the blinding key, which lives outside the database
+    (`iliad7.store.blinding_key`); database triggers keep every column but `active` as
+    generated, and `active` can only go from true to false.
     """
 
-    seed = models.BigIntegerField()
+    sealed_seed = models.CharField(max_length=200)
     strata = models.JSONField()  # stratum codes, in generation order
     slots_per_stratum = models.PositiveIntegerField()
     design = models.JSONField()  # {"ratio", "block_sizes", "block_size_choice"}
@@ -372,6 +375,31 @@ class DoseAdministration(models.Model):
         constraints = (models.UniqueConstraint(fields=("participant", "dose_number"), name="one_dose_per_number"),)
 
 
+class DoseCorrection(models.Model):
+    """A signed correction of a dose given (issue 16): the dose record as corrected, a new version; append-only.
+
+    The dose given (`DoseAdministration`) is version 1 and is never changed; each
+    correction carries every field as corrected, the reason, and the corrector's
+    electronic signature (`Signature`, target type `dose_correction`). The dose in
+    force is its latest version (`iliad7.store.actions.pharmacy.doses_given`).
+    """
+
+    dose = models.ForeignKey(DoseAdministration, on_delete=models.PROTECT, related_name="corrections")
+    version = models.PositiveIntegerField()  # 2, 3, ...: the dose given is version 1
+    given_at = models.DateTimeField()
+    injection_site = models.CharField(max_length=64)
+    volume_ml = models.DecimalField(max_digits=6, decimal_places=2)
+    local_reaction = models.CharField(max_length=200, blank=True)
+    reason = models.TextField()
+    recorded_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    recorded_at = models.DateTimeField()
+    channel = models.CharField(max_length=8, choices=CHANNELS)
+
+    class Meta:
+        ordering = ("dose_id", "version")
+        constraints = (models.UniqueConstraint(fields=("dose", "version"), name="one_row_per_dose_version"),)
+
+
 # ---- Data capture (issue 5): queries, source-data verification, locks ------------------------------
 
 
@@ -462,3 +490,111 @@ class InfectionAdjudication(models.Model):
                 fields=("participant", "instance", "version"), name="one_row_per_adjudication_version"
             ),
         )
+
+
+class PrescreenRun(models.Model):
+    """One pre-screening of the hospital's EHR loaded onto a site's worklist (`iliad7 prescreen --load`)."""
+
+    site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="prescreen_runs")
+    as_of = models.DateTimeField()  # T0 of the run
+    source = models.CharField(max_length=500)
+    engine = models.CharField(max_length=16)
+    persons = models.PositiveIntegerField()
+    candidate_count = models.PositiveIntegerField()
+    summary = models.JSONField(default=dict)
+    loaded_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    loaded_at = models.DateTimeField()
+    channel = models.CharField(max_length=8, choices=CHANNELS)
+
+    class Meta:
+        ordering = ("-loaded_at", "-id")
+
+
+class PrescreenCandidate(models.Model):
+    """A person of a run with no failed criterion, with the record built from the EHR and each value's source."""
+
+    run = models.ForeignKey(PrescreenRun, on_delete=models.PROTECT, related_name="candidates")
+    person_id = models.BigIntegerField()  # the OMOP person_id: identifiable at the hospital
+    verdict = models.CharField(max_length=16)
+    unknown_count = models.PositiveSmallIntegerField()
+    unknown = models.JSONField(default=list)  # criterion ids left to check, in protocol order
+    criteria = models.JSONField(default=list)  # [{"id", "status", "reason", "missing"}]
+    record = models.JSONField(default=dict)  # the screening record (clinical-rules section 3)
+    sources = models.JSONField(default=dict)  # record field -> where its value came from
+
+    class Meta:
+        ordering = ("run", "unknown_count", "person_id")
+        constraints = (models.UniqueConstraint(fields=("run", "person_id"), name="one_candidate_per_person_per_run"),)
+
+
+class PrescreenStart(models.Model):
+    """A screening record started from a candidate: who, when, and the participant it became."""
+
+    candidate = models.OneToOneField(PrescreenCandidate, on_delete=models.PROTECT, related_name="start")
+    participant = models.OneToOneField(Participant, on_delete=models.PROTECT, related_name="prescreen_start")
+    started_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    started_at = models.DateTimeField()
+
+
+# ---- Side channels (issue 22): DSMB closed sessions, security notices -----------------------------
+
+
+class ClosedSession(models.Model):
+    """A DSMB closed session: scheduled by the unblinded statistician, for named DSMB members, in a window.
+
+    Only while a session is open (`starts_at` <= now < `ends_at`) may its members read the arm
+    (the closed report); a member's own statement that the board sits closed counts for nothing.
+    Rows are never changed; `members` holds the user ids admitted.
+    """
+
+    opened_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    purpose = models.CharField(max_length=200)
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField()
+    members = models.JSONField()  # [user id, ...]
+    created_at = models.DateTimeField()
+    channel = models.CharField(max_length=8, choices=CHANNELS)
+
+    class Meta:
+        ordering = ("starts_at", "id")
+
+
+class SecurityNotice(models.Model):
+    """A security notice for one user (`user`) or for every administrator (`user` empty).
+
+    Written when sign-in, second factor, signature or unblinding attempts lock a (user, source)
+    pair; shown on the recipient's home page until they dismiss it (`dismissed_at`).
+    """
+
+    user = models.ForeignKey(User, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    about = models.CharField(max_length=150)  # the user name the attempts were made for
+    source = models.CharField(max_length=64, blank=True)
+    text = models.TextField()
+    created_at = models.DateTimeField()
+    dismissed_at = models.DateTimeField(null=True, blank=True)
+    dismissed_by = models.ForeignKey(User, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+
+    class Meta:
+        ordering = ("-created_at", "-id")
+
+
+# ---- The data cut (issue 17) ------------------------------------------------------------------------------
+
+
+class DataCut(models.Model):
+    """The moment a participant's follow-up data were entered up to; append-only, the latest row holds.
+
+    A trial part-way through follow-up (the demo's cohort, `iliad7 simulate cohort --as-of DAY`) has
+    nothing entered after it: the calendar is read at the data cut, so a visit after it is upcoming,
+    not missed. `cut_at` empty lifts the cut (follow-up entry resumed).
+    """
+
+    participant = models.ForeignKey(Participant, on_delete=models.PROTECT, related_name="data_cuts")
+    cut_at = models.DateTimeField(null=True, blank=True)
+    reason = models.TextField()
+    set_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    set_at = models.DateTimeField()
+    channel = models.CharField(max_length=8, choices=CHANNELS)
+
+    class Meta:
+        ordering = ("participant_id", "set_at", "id")

@@ -3,6 +3,11 @@
 Django and django-axes announce logins, failed logins, logouts and lockouts
 by signals; each receiver here only translates the signal into one call of
 the action `record_security_event`. The password tried is never recorded.
+
+A lockout (a user name and source that failed too often, `iliad7.store.throttle`)
+also notifies the user and the administrators (`notify_lockout`); a completed
+sign-in (password, and the second factor where the role needs it) forgets the
+failures of that user and source.
 """
 
 from __future__ import annotations
@@ -32,6 +37,11 @@ def _roles(user: Any) -> str:
 
 
 def on_logged_in(sender: Any, request: HttpRequest | None, user: Any, **kwargs: Any) -> None:
+    from iliad7.store import throttle
+    from iliad7.store.access import second_factor_required
+
+    if request is not None and not second_factor_required(user):
+        throttle.passed(request, user.username)  # the whole sign-in is done; for TOTP roles, at the code
     record_security_event(
         "auth.login",
         actor=user.username,
@@ -71,14 +81,30 @@ def on_login_failed(
 
 
 def on_locked_out(sender: Any, request: HttpRequest | None = None, username: str = "", **kwargs: Any) -> None:
+    from iliad7.store import throttle
+    from iliad7.store.actions.security import notify_lockout
+
+    # django-axes also announces each attempt refused while the pair is locked; only the failure
+    # that starts a lock has counted the failures (`axes_failures_since_start`).
+    failures = getattr(request, "axes_failures_since_start", None)
+    if request is not None and failures is None:
+        return
+    source = str(kwargs.get("ip_address", "") or _ip(request))
+    gate = str(getattr(request, "iliad7_gate", "password"))
+    wait = throttle.retry_after(request, username) if request is not None else 0
     record_security_event(
         "auth.lockout",
         actor=username or "anonymous",
         channel=_channel(request),
         object_type="user",
         object_id=username,
-        detail={"ip": str(kwargs.get("ip_address", "") or _ip(request))},
+        detail={"ip": source, "gate": gate, "failures": failures, "wait_seconds": wait},
     )
+    # One notice per episode: when the pair first reaches the limit, not at each longer delay after it.
+    from django.conf import settings
+
+    if failures is None or int(failures) == int(settings.AXES_FAILURE_LIMIT):
+        notify_lockout(username, source=source, gate=gate, failures=int(failures or 0), wait_seconds=wait)
 
 
 def connect() -> None:

@@ -5,7 +5,8 @@ who is eligible and what happens to each randomized participant; this module
 replays that as site staff would, through the same actions the web pages and
 the API call: a coordinator creates each participant and saves the screening
 record, records consent or the screen failure; the unblinded statistician
-generates the allocation list from the same seed; an investigator randomizes;
+generates the allocation list from a fresh secret seed (never the cohort's:
+the cohort's seed is public in the Makefile); an investigator randomizes;
 the unblinded pharmacist receives drug and prepares each syringe; the
 coordinator records each dose given, the laboratory values of the
 protocol's visits, the daily vital signs and clinical status in hospital,
@@ -16,12 +17,20 @@ goes through `save_form` and its edit checks: a rejection is a simulator bug
 and is raised. What the simulator does not model is entered as the form's
 "unknown" answer, or not entered (docs/simulation.md).
 So the demo exercises the real system, the calendar rules and the blind (the
-simulator knows each arm because it is the world, not a user; every action is
-held to its user's role and site).
+simulator knows each arm because it is the world, not a user: it reads the
+list's free slots as the unblinded statistician exports them, an audited
+export; every action is held to its user's role and site). The courses are
+drawn with a fresh secret key besides the cohort's seed, so nobody can re-run
+the simulator under either arm and see which one the database holds; a
+replay is therefore not reproducible from `--seed` alone (the screening is).
+The run is one transaction: all of it is written or, if it fails part-way,
+none of it (no half-filled trial, no audit checkpoint of a rolled-back write).
 
 `as_of` stops each participant's follow-up on that study day (a trial part-way
 through follow-up): nothing later is entered, no final status is set and
-some of those participants' queries are left open or answered.
+some of those participants' queries are left open or answered; a data manager
+records the data cut at the end of that day (site time), so the calendar is
+read there and the visits after it are upcoming, not missed.
 """
 
 from __future__ import annotations
@@ -37,32 +46,15 @@ from zoneinfo import ZoneInfo
 import numpy as np
 from django.db import transaction
 
+from iliad7.simulate import entries
 from iliad7.store.models import Participant, Site, User
 
 CHANNEL = "cli"
 CONCENTRATION_UG_PER_ML = Decimal(500)  # simulated drug product; the real value is configured per lot
 LOT_EXPIRY_DAYS = 720
 VIALS_PER_SITE = 2000
-# Laboratory items entered at each scheduled visit, from the simulated daily values:
-# assessment id in the protocol -> (item, simulated series, unit)
-LAB_ITEMS: dict[str, tuple[tuple[str, str, str], ...]] = {
-    "ALC": (("alc", "alc", "cells/mm3"),),
-    "CD4-CD8": (("cd4", "cd4", "cells/mm3"), ("cd8", "cd8", "cells/mm3")),
-    "FERRITIN": (("ferritin", "ferritin", "ng/mL"),),
-    "CRP": (("crp", "crp", "mg/L"),),
-    "D-DIMER": (("d_dimer", "d_dimer", "ug/L FEU"),),
-    "VIRAL-LOAD": (("log10_copies_per_ml", "viral_load_log10", "log10 copies/mL"),),
-}
-# The protocol's form (eCRF) each assessment's items are entered on (`forms:` in the protocol file):
-# the laboratory results share the LAB form; item ids and units are the form's.
-LAB_FORMS: dict[str, str] = {
-    "ALC": "LAB",
-    "CD4-CD8": "LAB",
-    "FERRITIN": "LAB",
-    "CRP": "LAB",
-    "D-DIMER": "LAB",
-    "VIRAL-LOAD": "VIRAL-LOAD",
-}
+# The laboratory items of each visit and the form each is entered on (the simulator's: iliad7.simulate.entries).
+LAB_ITEMS, LAB_FORMS = entries.LAB_ITEMS, entries.LAB_FORMS
 # The ORGAN-SUPPORT form's support_type for each simulated support kind (SUPPORT_KINDS of the simulator).
 SUPPORT_TYPES: dict[str, str] = {
     "high_flow": "high_flow_oxygen",
@@ -82,7 +74,7 @@ INFECTION_SITES: dict[str, str] = {
 # them in for its scorer, and the RNA of a day without a swab is no test result.
 OUT_OF_HOSPITAL_ONLY = frozenset({"sars_cov_2_rna_detected", "symptomatic", "needs_assistance"})
 # Hours (site local time) at which the simulation records what the simulator knows by the day.
-VITALS_HOUR = 8
+VITALS_HOUR = entries.VITALS_HOUR
 SUPPORT_HOUR = 8
 # The seeded stream of the monitor's queries, apart from the cohort's own draws.
 QUERY_STREAM = 6
@@ -103,6 +95,7 @@ class CohortRun:
     deaths: int = 0
     completed: int = 0
     users: dict[str, str] = field(default_factory=dict)
+    cohort: Any = None  # the simulated cohort that was replayed (for checks; it knows the arms)
     forms: dict[str, int] = field(default_factory=dict)  # forms saved, by form id
     queries: dict[str, int] = field(default_factory=dict)  # queries by final status
     not_entered: dict[str, int] = field(default_factory=dict)  # simulated facts a form cannot take honestly
@@ -138,48 +131,90 @@ def _staff(sites: list[str], run: CohortRun) -> dict[str, User]:
         staff[f"pharmacist:{code}"] = _user(f"sim-pharmacist-{lower}", ["unblinded-pharmacist"], [code], run)
         staff[f"monitor:{code}"] = _user(f"sim-monitor-{lower}", ["monitor"], [code], run)
     staff["adjudicator"] = _user("sim-infection-adjudicator", ["infection-adjudicator"], [], run)
+    staff["data-manager"] = _user("sim-data-manager", ["data-manager"], [], run)
     return staff
 
 
 def run_simulated_cohort(
     *, n: int, seed: int, stop_before: str | None = None, as_of: int | None = None,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Callable[[int, int], None] | None = None, allocation_seed: int | None = None,
+    course_key: int | None = None,
 ) -> CohortRun:  # fmt: skip
-    """Fill the database with a simulated cohort of `n` randomized participants (see the module text)."""
+    """Fill the database with a simulated cohort of `n` randomized participants (see the module text).
+
+    The whole run is one database transaction: a run that fails part-way (a simulator bug the
+    edit checks refuse, a crash) leaves no trace of itself, no participant, user, allocation
+    list, drug lot nor audit record, and since the audit checkpoints are written only after a
+    commit (`iliad7.audit.anchor`), none of those either. Each action inside still runs and is
+    audited on its own (nested, as a savepoint). `allocation_seed` and `course_key` make a replay
+    reproducible for a test; `iliad7 simulate cohort` never passes them, so the list's seed and
+    the courses' key are fresh secrets.
+    """
+    if stop_before not in (None, "randomization"):
+        raise ValueError("--stop-before accepts only 'randomization'")
+    with transaction.atomic():
+        return _run(n, seed, stop_before, as_of, progress, allocation_seed, course_key)
+
+
+def _run(
+    n: int, seed: int, stop_before: str | None, as_of: int | None, progress: Callable[[int, int], None] | None,
+    allocation_seed: int | None, course_key: int | None,
+) -> CohortRun:  # fmt: skip
     from iliad7.protocol import load_protocol
     from iliad7.simulate import load_parameters, simulate_cohort
     from iliad7.store.actions import generate_allocation_list, record_drug_receipt
-    from iliad7.store.actions.allocation import active_allocation_list
+    from iliad7.store.actions.allocation import active_allocation_list, export_allocation_slots
 
-    if stop_before not in (None, "randomization"):
-        raise ValueError("--stop-before accepts only 'randomization'")
     protocol = load_protocol()
     sites = [site.code for site in protocol.sites]
     params = load_parameters()
-    cohort = simulate_cohort(params, seed, n)
     run = CohortRun()
     staff = _staff(sites, run)
+    if stop_before is None and active_allocation_list() is None:
+        # No seed given: the statistician's list gets a fresh one from the OS generator.
+        generate_allocation_list(
+            seed=allocation_seed, acting_user=staff["statistician"], channel=CHANNEL, slots_per_stratum=max(n, 1)
+        )
+    if stop_before is None:
+        free = [
+            slot
+            for slot, usubjid in export_allocation_slots(acting_user=staff["statistician"], channel=CHANNEL)
+            if not usubjid
+        ]
+        cohort = simulate_cohort(
+            params, seed, n, allocation=free, course_key=secrets.randbits(128) if course_key is None else course_key
+        )
+    else:
+        cohort = simulate_cohort(params, seed, n)  # nobody is randomized: the world's own list is never used
+    run.cohort = cohort
     world = _World(
         seed=seed, staff=staff, protocol=protocol, params=params, run=run, as_of=as_of,
         queries=np.random.default_rng([seed, QUERY_STREAM]), not_detected=_not_detected_accepted(protocol),
         ae_answers=_adverse_event_answers(protocol),
     )  # fmt: skip
-    if stop_before is None and active_allocation_list() is None:
-        generate_allocation_list(
-            seed=seed, acting_user=staff["statistician"], channel=CHANNEL, slots_per_stratum=max(n, 1)
-        )
     if stop_before is None:
+        # The lot the simulated courses were prepared from: received before the first of them, valid through
+        # the last; in a demo run years later it has expired, as it would have.
+        first = min(p.participant.baseline.day0 for p in cohort.randomized)
         expiry = max(p.participant.baseline.day0 for p in cohort.randomized) + timedelta(days=LOT_EXPIRY_DAYS)
         for code in sites:
             record_drug_receipt(
                 site_code=code, lot=_lot(seed, code), expiry=expiry, vials=VIALS_PER_SITE,
                 acting_user=staff[f"pharmacist:{code}"], channel=CHANNEL,
+                received_at=datetime.combine(first - timedelta(days=7), time(12), tzinfo=UTC),
             )  # fmt: skip
+    # Today's stock, received now and valid from today: the participants the demo's users screen and
+    # randomize next get their syringes from it.
+    for code in sites:
+        current = (datetime.now(UTC) + timedelta(days=LOT_EXPIRY_DAYS)).date()
+        record_drug_receipt(
+            site_code=code, lot=f"{_lot(seed, code)}-{datetime.now(UTC):%Y%m}", expiry=current,
+            vials=VIALS_PER_SITE, acting_user=staff[f"pharmacist:{code}"], channel=CHANNEL,
+        )  # fmt: skip
     outcome = {item.screening_index: item for item in cohort.randomized}
     total = len(cohort.screened)
     for done, patient in enumerate(cohort.screened, start=1):
-        with transaction.atomic():  # one commit per patient: each action still runs (and is audited) on its own
-            _replay(patient, outcome.get(patient.index), staff, stop_before, run, world)
+        _replay(patient, outcome.get(patient.index), staff, stop_before, run, world)
         if progress is not None:
             progress(done, total)
     return run
@@ -195,6 +230,7 @@ def _replay(
     participant = create_participant(site=patient.site, acting_user=coordinator, channel=CHANNEL)
     save_screening(participant, patient.record, acting_user=coordinator, channel=CHANNEL)
     run.screened += 1
+    _enter_demographics(participant, patient.record, coordinator, world)
     if item is None:
         record_screen_failure(
             participant, acting_user=coordinator, channel=CHANNEL,
@@ -210,6 +246,21 @@ def _replay(
         )  # fmt: skip
         if stop_before is None:
             _follow(participant, item, t0, patient.record, world)
+
+
+def _enter_demographics(participant: Participant, record: dict[str, Any], user: User, world: _World) -> None:
+    """The DEMOGRAPHICS form at screening: the simulator models neither race nor ethnicity, so both are the
+    form's "unknown" answer (docs/simulation.md), collected on the day of the screening record's T0."""
+    moment = datetime.fromisoformat(record["baseline_time"])
+    zone = ZoneInfo(_site_zone_name(participant.site.code))
+    values = {"collected_on": moment.astimezone(zone).date().isoformat(), "race": "unknown", "ethnicity": "unknown"}
+    _save(world, participant, "DEMOGRAPHICS", values, user, visit="SCREENING")
+
+
+def _site_zone_name(site: str) -> str:
+    from iliad7.simulate.population import SITE_ZONES
+
+    return SITE_ZONES.get(site, "UTC")
 
 
 def _lot(seed: int, site_code: str) -> str:
@@ -250,7 +301,7 @@ def _follow(participant: Participant, item: Any, t0: datetime, record: dict[str,
     if (result.randomization_number, result.kit_code) != (item.randomization_number, item.kit_code):
         raise RuntimeError(
             f"the database gave {result.randomization_number}/{result.kit_code} where the simulation, from the "
-            f"same seed, expects {item.randomization_number}/{item.kit_code}"
+            f"same list, expects {item.randomization_number}/{item.kit_code}"
         )
     run.randomized += 1
     horizon = 45 if as_of is None else min(as_of, 45)
@@ -297,6 +348,20 @@ def _follow(participant: Participant, item: Any, t0: datetime, record: dict[str,
         end_date = (day0 + timedelta(days=45)).isoformat()
         _save(world, participant, "END-OF-STUDY", {"end_status": "completed", "end_date": end_date}, investigator)
         run.completed += 1  # the END-OF-STUDY form moves the participant to `completed`
+    else:
+        _record_data_cut(participant, simulated, horizon, world)
+
+
+def _record_data_cut(participant: Participant, simulated: Any, horizon: int, world: _World) -> None:
+    """The data manager's data cut at the end of study day `horizon` (site time): nothing later was entered."""
+    from iliad7.store.actions.data_cut import set_data_cut
+
+    zone = ZoneInfo(_site_zone_name(participant.site.code))
+    end_of_day = datetime.combine(simulated.baseline.day0 + timedelta(days=horizon), time(23, 59), zone)
+    set_data_cut(
+        participant, min(end_of_day, datetime.now(UTC)), acting_user=world.staff["data-manager"], channel=CHANNEL,
+        reason=f"simulated follow-up entered up to study day {horizon} (iliad7 simulate cohort --as-of {horizon})",
+    )  # fmt: skip
 
 
 def _save(
@@ -312,15 +377,11 @@ def _save(
 
 
 def _local_time(simulated: Any, day: int, hour: int) -> str:
-    from iliad7.simulate.population import SITE_ZONES
-
-    zone = ZoneInfo(SITE_ZONES.get(simulated.baseline.site, "UTC"))
-    moment = datetime.combine(simulated.baseline.day0 + timedelta(days=day), time(hour), zone)
-    return moment.astimezone(UTC).isoformat()
+    return entries.local_time(simulated, day, hour)
 
 
 def _date(simulated: Any, day: int) -> str:
-    return (simulated.baseline.day0 + timedelta(days=day)).isoformat()
+    return entries.study_date(simulated, day)
 
 
 def _flag(value: bool) -> str:
@@ -337,45 +398,14 @@ def _not_detected_accepted(protocol: Any) -> bool:
 
 
 def _enter_visit_forms(participant: Participant, simulated: Any, user: User, last_day: int, world: _World) -> list[str]:
-    """The LAB and VIRAL-LOAD forms of each scheduled visit up to `last_day`, from the simulated days.
-
-    A viral load below the detection limit is entered as RNA not detected, without a load, when the
-    form accepts that (otherwise it is counted in `not_entered`). Returns the LAB visits with an ALC.
-    """
-    protocol = world.protocol
-    detection_limit = world.params.viral.detection_limit_log10.value
-    by_visit: dict[tuple[str, str], dict[str, str]] = {}
-    for assessment in protocol.schedule.assessments:
-        items = LAB_ITEMS.get(assessment.id)
-        if not items:
-            continue
-        form = LAB_FORMS[assessment.id]
-        for visit_id in assessment.visits:
-            visit = protocol.schedule.visit(visit_id)
-            day = visit.target_day
-            if visit_id == "D30" and simulated.discharge_day is not None and simulated.discharge_day < 30:
-                day = simulated.discharge_day  # day 30 or discharge, whichever comes first
-            if day < 0 or day > last_day or (visit.dose and visit.dose > len(simulated.doses)):
-                continue
-            values = by_visit.setdefault((form, visit_id), {"collected_at": _local_time(simulated, day, 6)})
-            for name, series, unit in items:
-                value = float(getattr(simulated, series)[day])
-                if value != value:  # NaN: not measured that day
-                    continue
-                if form == "VIRAL-LOAD":
-                    if value < detection_limit:
-                        if not world.not_detected:
-                            world.run.count(world.run.not_entered, "VIRAL-LOAD not detected")
-                            continue
-                        values.update(specimen="nasopharyngeal", detected="false")
-                        continue
-                    values.update(specimen="nasopharyngeal", detected="true")
-                values[name] = format(Decimal(f"{value:.4g}"), "f")  # 4 significant digits, never 1.4e+04
-                values[f"{name}.unit"] = unit
-    for (form, visit_id), values in by_visit.items():
-        if len(values) > 1:
-            _save(world, participant, form, values, user, visit=visit_id)
-    return [visit_id for (form, visit_id), values in by_visit.items() if form == "LAB" and "alc" in values]
+    """The LAB and VIRAL-LOAD forms of each scheduled visit up to `last_day` (`iliad7.simulate.entries.visit_forms`:
+    every value inside what its item accepts). Returns the LAB visits with an ALC."""
+    planned = entries.visit_forms(simulated, world.protocol, world.params, last_day, not_detected=world.not_detected)
+    for name, count in planned.not_entered.items():
+        world.run.not_entered[name] = world.run.not_entered.get(name, 0) + count
+    for form in planned.forms:
+        _save(world, participant, form.form, form.values, user, visit=form.visit)
+    return [form.visit for form in planned.forms if form.form == "LAB" and "alc" in form.values]
 
 
 def _enter_hospital_stays(participant: Participant, simulated: Any, user: User, horizon: int, world: _World) -> None:
@@ -428,20 +458,7 @@ def _enter_daily_forms(participant: Participant, simulated: Any, user: User, las
     vitals_days, status_days = _daily_days(simulated, last_day)
     instance = 0
     for day, visit in sorted(vitals_days.items()):
-        v = simulated.vitals[day]
-        values = {
-            "assessed_at": _local_time(simulated, day, VITALS_HOUR),
-            "respiratory_rate": str(v["respiratory_rate"]),
-            "spo2": str(v["spo2"]),
-            "spo2_scale": "1",  # the simulator scores NEWS2 on scale 1
-            "on_supplemental_oxygen": _flag(v["on_supplemental_oxygen"]),
-            "systolic_bp": str(v["systolic_bp"]),
-            "pulse": str(v["pulse"]),
-            "consciousness": v["consciousness"],
-            "temperature": f"{v['temperature']:.1f}",
-        }
-        if v["on_supplemental_oxygen"]:
-            values["oxygen_flow_lpm"] = str(v["oxygen_flow_lpm"])
+        values = entries.vitals_values(simulated, day)
         instance += not visit
         _save(world, participant, "VITALS", values, user, visit=visit, instance=1 if visit else instance)
     instance = 0
@@ -539,16 +556,29 @@ def _adverse_event_answers(protocol: Any) -> dict[str, str] | None:
     return answers
 
 
+# The ADVERSE-EVENT form's seriousness criterion of each simulated serious event: the simulated infection
+# lengthens the stay (docs/simulation.md), a grade 4 lymphopenia is serious as an important medical event.
+SERIOUS_BECAUSE: dict[str, str] = {
+    "secondary_infection": "sae_hospitalization",
+    "lymphocyte_count_decreased": "sae_important_medical_event",
+}
+# The CTCAE v5.0 term of a death the simulator gives no cause for (its DEATH form says "unknown").
+DEATH_TERM = "Death NOS"
+
+
 def _enter_adverse_events(
     participant: Participant, simulated: Any, user: User, last_day: int, world: _World
 ) -> None:  # fmt: skip
-    """One ADVERSE-EVENT form per simulated adverse event by `last_day`, when the form allows it (see above)."""
+    """One ADVERSE-EVENT form per simulated adverse event by `last_day`, when the form allows it (see above),
+    and a grade 5 "Death NOS" event for a death by then (the simulator models no cause of death)."""
     events = [e for e in simulated.adverse_events if e.day <= last_day]
+    died = simulated.death_day is not None and simulated.death_day <= last_day
     if world.ae_answers is None:
-        for _ in events:
+        for _ in range(len(events) + died):
             world.run.count(world.run.not_entered, "ADVERSE-EVENT")
         return
     infections = iter(simulated.infections)
+    instance = 0
     for instance, event in enumerate(events, start=1):
         term = AE_TERMS[next(infections).site] if event.term == "secondary_infection" else AE_TERMS[event.term]
         values = {
@@ -557,12 +587,60 @@ def _enter_adverse_events(
         }  # fmt: skip
         if event.serious:
             values["awareness_at"] = _local_time(simulated, event.day, 12)
+            values[SERIOUS_BECAUSE[event.term]] = "true"
+        stop_day, outcome = _event_course(event, simulated, last_day, world.params)
+        if outcome is not None:
+            values["outcome"] = outcome
+        if stop_day is not None:
+            values["stop_date"] = _date(simulated, stop_day)
         if event.term.startswith("lymphocyte_count_"):
             values.update(
                 lab_term=event.term, lab_value=str(round(float(simulated.alc[event.day]))), lab_unit="cells/mm3",
                 lab_lln=format(Decimal(str(world.params.alc.lln.value)), "f"),
             )  # fmt: skip
         _save(world, participant, "ADVERSE-EVENT", values, user, instance=instance)
+    if died:
+        day = simulated.death_day
+        values = {
+            "term": DEATH_TERM, "grade": "5", "onset_date": _date(simulated, day), "stop_date": _date(simulated, day),
+            "serious": "true", "sae_death": "true", "awareness_at": _local_time(simulated, day, 12),
+            **world.ae_answers, "outcome": "fatal",
+        }  # fmt: skip
+        _save(world, participant, "ADVERSE-EVENT", values, user, instance=instance + 1)
+
+
+def _event_course(event: Any, simulated: Any, last_day: int, params: Any) -> tuple[int | None, str | None]:
+    """(the day the simulated event resolved, the form's outcome code) from what the simulated course says.
+
+    A fever is one simulated day; an infection raises the status for three days; a lymphocyte count event
+    lasts until the simulated count's grade falls below the event's (on the days the simulator grades, in
+    hospital). An event still going on at the last day entered is not recovered; the simulator models no
+    course for an injection-site reaction, whose outcome stays the form's "unknown" (None: the default answer).
+    """
+    from iliad7.simulate.trajectories import _lymphocyte_grade
+
+    end: int | None = None
+    if event.term == "fever":
+        end = event.day
+    elif event.term == "secondary_infection":
+        end = event.day + 2
+    elif event.term.startswith("lymphocyte_count_"):
+        lln = params.alc.lln.value
+        for day in range(event.day + 1, min(last_day, len(simulated.alc) - 1) + 1):
+            value = float(simulated.alc[day])
+            if not simulated.hospitalized[day] or value != value:
+                continue
+            if _lymphocyte_grade(event.term, round(value), lln) < event.grade:
+                end = day
+                break
+        if end is None:
+            return None, "not_recovered"
+    else:
+        return None, None
+    alive_then = simulated.death_day is None or end < simulated.death_day
+    if end > last_day or not alive_then:
+        return None, "not_recovered"
+    return end, "recovered"
 
 
 def _monitor_queries(

@@ -10,9 +10,10 @@ from datetime import datetime
 from typing import Any, Literal
 
 from django.http import HttpRequest
-from ninja import Field, Router, Schema
+from ninja import Field, Path, Router, Schema
 
 from iliad7.accounts.roles import Capability
+from iliad7.inputs import MAX_INSTANCE
 from iliad7.store import access
 from iliad7.web.schemas import ErrorOut
 
@@ -60,12 +61,17 @@ def infections(request: HttpRequest) -> Any:
     "/participants/{screening_number}/infections/{instance}/adjudication",
     response={201: AdjudicationOut, 400: ErrorOut, 403: ErrorOut, 404: ErrorOut, 422: ErrorOut},
 )
-def adjudicate(request: HttpRequest, screening_number: str, instance: int, payload: AdjudicationIn) -> Any:
+def adjudicate(
+    request: HttpRequest,
+    screening_number: str,
+    payload: AdjudicationIn,
+    instance: int = Path(..., ge=1, le=MAX_INSTANCE),
+) -> Any:
     """Record the committee's decision on one reported infection (a new version with its rationale)."""
     from iliad7.store.actions.adjudication import adjudicate_infection
 
     user: Any = request.user
-    participant = access.access_participant(user, screening_number)
+    participant = access.access_participant(user, screening_number, Capability.ADJUDICATE_INFECTION)
     row = adjudicate_infection(
         participant, instance, decision=payload.decision, rationale=payload.rationale, acting_user=user, channel="api"
     )

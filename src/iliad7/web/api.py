@@ -1,4 +1,4 @@
-"""The JSON API (django-ninja) under /api/, its OpenAPI document at /api/openapi.json.
+"""The JSON API (django-ninja) under /api/, its OpenAPI document at /api/openapi.json (signed-in users).
 
 Session authentication (the same sign-in and second factor as the pages),
 CSRF checked on every unsafe method. Endpoints are thin: guarded reads from
@@ -20,21 +20,39 @@ from typing import Any, Literal
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse
-from ninja import Field, NinjaAPI, Schema
+from ninja import Field, NinjaAPI, Path, Query, Schema
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 from ninja.security import SessionAuth
 from pydantic import AwareDatetime
 from pydantic import ValidationError as PydanticValidationError
 
-from iliad7.errors import AccessDenied, Iliad7Error, InputError, NotFound, ReauthenticationFailed
+from iliad7.errors import AccessDenied, Iliad7Error, InputError, NotFound, ReauthenticationFailed, TooManyAttempts
+from iliad7.inputs import DB_ID_MAX, DB_INT_MAX, MAX_INSTANCE
 from iliad7.store import access, actions
 from iliad7.web import reads, screening_form
 from iliad7.web.schemas import ErrorOut
 
 CHANNEL = "api"
 
+
+def _signed_in_only(view: Any) -> Any:
+    """The OpenAPI document (and its page) for signed-in users only: it maps the whole trial's interface."""
+    from functools import wraps
+
+    from django.http import JsonResponse
+
+    @wraps(view)
+    def guarded(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+        if not request.user.is_authenticated:
+            return JsonResponse({"detail": "sign in at /accounts/login/ first"}, status=401)
+        return view(request, *args, **kwargs)
+
+    return guarded
+
+
 api = NinjaAPI(
+    docs_decorator=_signed_in_only,
     title="iliad7 — ILIAD-7-US-O (NCT04426201)",
     version="1",
     description=(
@@ -81,6 +99,13 @@ def _input_error(request: HttpRequest, exc: InputError) -> HttpResponse:
 @api.exception_handler(ReauthenticationFailed)
 def _reauth_error(request: HttpRequest, exc: ReauthenticationFailed) -> HttpResponse:
     return _error(request, 403, [{"loc": [exc.field], "msg": str(exc), "type": "reauthentication"}], exc.field)
+
+
+@api.exception_handler(TooManyAttempts)
+def _too_many(request: HttpRequest, exc: TooManyAttempts) -> HttpResponse:
+    response = _error(request, 429, str(exc), "credentials")
+    response["Retry-After"] = str(exc.retry_after)
+    return response
 
 
 @api.exception_handler(NotFound)
@@ -144,8 +169,13 @@ class ParticipantOut(Schema):
 
 
 class ParticipantIn(Schema):
-    site: str = Field(description="Site code, e.g. MSKCC; one of the acting user's sites")
-    screening_number: str | None = Field(None, description="Leave out to have the next number assigned")
+    site: str = Field(max_length=16, description="Site code, e.g. MSKCC; one of the acting user's sites")
+    screening_number: str | None = Field(
+        None,
+        max_length=64,
+        description="The site's code, -S and 3 to 6 digits (MSKCC-S001), upper-cased; leave out to have the "
+        "next number assigned",
+    )
 
 
 class CriterionOut(Schema):
@@ -190,7 +220,7 @@ class ItemIn(Schema):
     value: str = Field(max_length=2000)
     unit: str = Field("", max_length=32)
     visit: str = Field("", max_length=64)
-    instance: int = Field(1, ge=1)
+    instance: int = Field(1, ge=1, le=MAX_INSTANCE)
     reason: str = Field("", max_length=2000, description="Required for a correction")
 
 
@@ -262,6 +292,9 @@ class VisitOut(Schema):
     last_date: date
     status: str
     reason: str | None
+    started: bool = Field(
+        False, description="Some of the visit's forms are saved, not all (a visit is done when all are)"
+    )
 
 
 class PlannedDoseOut(Schema):
@@ -284,12 +317,15 @@ class CalendarOut(Schema):
     withdrawal_date: date | None
     visits: list[VisitOut]
     doses: list[PlannedDoseOut] = Field(description="The dose plan (clinical-rules section 4) once dose 1 is given")
+    data_cut: datetime | None = Field(None, description="Follow-up entered up to here: statuses are read at it")
 
 
 class AuditVerifyOut(Schema):
     ok: bool
     records: int
     first_broken: dict[str, Any] | None
+    reconciliation: dict[str, Any] | None = None  # {"ok", "checked", "problem_count"}: no rows over the API
+    checkpoints: dict[str, Any] | None = None  # the chain against its signed checkpoints (iliad7.audit.anchor)
 
 
 class AuditRecordOut(Schema):
@@ -489,6 +525,7 @@ def get_calendar(request: HttpRequest, screening_number: str) -> dict[str, Any]:
         "discharge_date": plan.discharge_date,
         "death_date": plan.death_date,
         "withdrawal_date": plan.withdrawal_date,
+        "data_cut": plan.data_cut,
         "visits": [dataclasses.asdict(v) for v in plan.visits],
         "doses": [dataclasses.asdict(d) for d in plan.doses],
     }
@@ -600,7 +637,8 @@ def get_screening(request: HttpRequest, screening_number: str) -> dict[str, Any]
 def save_screening(request: HttpRequest, screening_number: str) -> Any:
     """Save a screening record as a new version (incomplete records can be saved and resumed).
 
-    A later save is a correction or completion: give `?reason=...` (kept in the audit trail).
+    A later save that changes or removes a saved value is a correction and needs `?reason=...` (kept in the
+    audit trail; 400 naming `reason` without one); one that only fills in values not given before needs none.
     """
     participant = access.access_participant(_user(request), screening_number)
     data, problem = _parse_body(request)
@@ -684,14 +722,20 @@ def record_reconsent(request: HttpRequest, screening_number: str, payload: Recon
 class ReconsentTaskOut(Schema):
     screening_number: str
     site: str
-    opened_at: datetime
+    opened_at: datetime = Field(description="When the emergency oral consent was recorded (the task opened)")
+    consent_obtained_at: datetime = Field(description="When the emergency oral consent was obtained")
 
 
 @api.get("/reconsent-tasks", response=list[ReconsentTaskOut], tags=["consent"])
 def reconsent_tasks(request: HttpRequest) -> Any:
     """Open re-consent tasks (after an emergency oral consent) of the participants the user may see."""
     return [
-        {"screening_number": t.participant.screening_number, "site": t.participant.site.code, "opened_at": t.opened_at}
+        {
+            "screening_number": t.participant.screening_number,
+            "site": t.participant.site.code,
+            "opened_at": t.opened_at,
+            "consent_obtained_at": t.opened_by_consent.obtained_at,
+        }
         for t in actions.open_reconsent_tasks(_user(request))
     ]
 
@@ -712,15 +756,24 @@ def randomize(request: HttpRequest, screening_number: str, payload: RandomizeIn)
 
 @api.post(
     "/participants/{screening_number}/unblind",
-    response={200: UnblindOut, 400: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut},
+    response={
+        200: UnblindOut,
+        400: ErrorOut,
+        403: ErrorOut,
+        404: ErrorOut,
+        409: ErrorOut,
+        422: ErrorOut,
+        429: ErrorOut,
+    },
     tags=["randomization"],
 )
 def unblind(request: HttpRequest, screening_number: str, payload: UnblindIn) -> dict[str, Any]:
     """Emergency unblinding of one participant by an investigator (reason and TOTP code); audited."""
     participant = access.access_participant(_user(request), screening_number)
     revealed = actions.unblind_participant(
-        participant, acting_user=_user(request), reason=payload.reason, otp_token=payload.otp_token, channel=CHANNEL
-    )
+        participant, acting_user=_user(request), reason=payload.reason, otp_token=payload.otp_token, channel=CHANNEL,
+        source=request,
+    )  # fmt: skip
     return {"screening_number": participant.screening_number, "revealed_allocation": str(revealed)}
 
 
@@ -738,21 +791,23 @@ class UnblindingEventOut(Schema):
 @api.get("/unblinding-events", response={200: list[UnblindingEventOut], 403: ErrorOut}, tags=["randomization"])
 def unblinding_events(request: HttpRequest) -> Any:
     """Emergency unblindings (sponsor viewer, DSMB, data manager): which participant, who, when, why; no arm."""
-    return actions.unblinding_events(_user(request))
+    return actions.unblinding_events(_user(request), channel=CHANNEL)
 
 
 # ---------------------------------------------------------------- doses and pharmacy
 
+from iliad7.store.actions.pharmacy import CONCENTRATION_MAX, VIALS_MAX, VOLUME_ML_MAX, WEIGHT_KG_MAX  # noqa: E402
+
 
 class DoseIn(Schema):
-    dose_number: int = Field(ge=1)
+    dose_number: int = Field(ge=1, le=DB_INT_MAX)
     given_at: AwareDatetime
     injection_site: str = Field(
         min_length=1,
         max_length=64,
         description="A STUDY-DRUG choice: left_deltoid, right_deltoid, left_thigh, right_thigh, other",
     )
-    volume_ml: Decimal = Field(gt=0)
+    volume_ml: Decimal = Field(gt=0, le=VOLUME_ML_MAX, decimal_places=2)
     local_reaction: str = Field(
         "none", max_length=64, description="A STUDY-DRUG choice: none, erythema, swelling, pain, induration, other"
     )
@@ -765,6 +820,17 @@ class DoseOut(Schema):
     volume_ml: Decimal
     local_reaction: str
     recorded_by: str
+    version: int = 1  # 2, 3, ... after signed corrections (the values are the latest version's)
+
+
+class DoseCorrectionIn(Schema):
+    reason: str = Field(min_length=1, max_length=2000)
+    password: str = Field(min_length=1, max_length=4096)
+    otp_token: str = Field(min_length=1, max_length=16)
+    given_at: AwareDatetime | None = None
+    injection_site: str | None = Field(None, min_length=1, max_length=64)
+    volume_ml: Decimal | None = Field(None, gt=0, le=VOLUME_ML_MAX, decimal_places=2)
+    local_reaction: str | None = Field(None, min_length=1, max_length=64)
 
 
 def _dose_out(d: Any) -> dict[str, Any]:
@@ -775,6 +841,7 @@ def _dose_out(d: Any) -> dict[str, Any]:
         "volume_ml": d.volume_ml,
         "local_reaction": d.local_reaction,
         "recorded_by": d.recorded_by.username,
+        "version": getattr(d, "version", 1),
     }
 
 
@@ -808,11 +875,28 @@ def record_dose(request: HttpRequest, screening_number: str, payload: DoseIn) ->
     return _created(_dose_out(dose))
 
 
+@api.post(
+    "/participants/{screening_number}/doses/{dose_number}/correction",
+    response={201: DoseOut, 400: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut},
+    tags=["doses"],
+)
+def correct_dose(request: HttpRequest, screening_number: str, dose_number: int, payload: DoseCorrectionIn) -> Any:
+    """Correct a dose given: a new version (never an update) with a reason, signed by the site's investigator
+    (password and second factor again); checked like a new dose; the STUDY-DRUG form follows."""
+    participant = access.access_participant(_user(request), screening_number)
+    actions.correct_dose(
+        participant, dose_number, reason=payload.reason, password=payload.password, otp_token=payload.otp_token,
+        acting_user=_user(request), channel=CHANNEL, given_at=payload.given_at, injection_site=payload.injection_site,
+        volume_ml=payload.volume_ml, local_reaction=payload.local_reaction, source=request,
+    )  # fmt: skip
+    return _created(_dose_out(next(d for d in actions.doses_given(participant) if d.dose_number == dose_number)))
+
+
 class PrepareIn(Schema):
-    dose_number: int = Field(ge=1)
-    weight_kg: Decimal = Field(gt=0)
-    concentration_ug_per_ml: Decimal = Field(gt=0)
-    lot: str = Field(min_length=1)
+    dose_number: int = Field(ge=1, le=DB_INT_MAX)
+    weight_kg: Decimal = Field(gt=0, le=WEIGHT_KG_MAX, decimal_places=2)
+    concentration_ug_per_ml: Decimal = Field(gt=0, le=CONCENTRATION_MAX, decimal_places=3)
+    lot: str = Field(min_length=1, max_length=64)
     prepared_at: AwareDatetime | None = None
 
 
@@ -838,7 +922,7 @@ class PreparationOut(Schema):
 def pharmacy_worksheet(request: HttpRequest, screening_number: str) -> Any:
     """The unblinded pharmacist's worksheet for one participant (403 for every other role)."""
     participant = access.access_participant(_user(request), screening_number)
-    return [_plain(w) for w in actions.pharmacy_worksheet(participant, acting_user=_user(request))]
+    return [_plain(w) for w in actions.pharmacy_worksheet(participant, acting_user=_user(request), channel=CHANNEL)]
 
 
 @api.post(
@@ -860,19 +944,20 @@ def prepare_dose(request: HttpRequest, screening_number: str, payload: PrepareIn
         acting_user=user,
         channel=CHANNEL,
     )
-    line = next(w for w in actions.pharmacy_worksheet(participant, acting_user=user) if w.label == prepared.label)
+    worksheet = actions.pharmacy_worksheet(participant, acting_user=user, channel=CHANNEL)
+    line = next(w for w in worksheet if w.label == prepared.label)
     return _created(_plain(line))
 
 
 class LotIn(Schema):
-    lot: str = Field(min_length=1)
+    lot: str = Field(min_length=1, max_length=64)
     expiry: date
-    vials: int = Field(gt=0)
+    vials: int = Field(gt=0, le=VIALS_MAX)
 
 
 class MovementIn(Schema):
-    lot: str = Field(min_length=1)
-    vials: int = Field(gt=0)
+    lot: str = Field(min_length=1, max_length=64)
+    vials: int = Field(gt=0, le=VIALS_MAX)
     reason: str = ""
 
 
@@ -948,18 +1033,91 @@ def return_drug(request: HttpRequest, site_code: str, payload: MovementIn) -> An
 
 @api.get("/audit/verify", response={200: AuditVerifyOut, 403: ErrorOut}, tags=["audit"])
 def audit_verify(request: HttpRequest) -> dict[str, Any]:
-    """Recompute the audit chain (monitors and data managers): ok, records, first broken record."""
-    from iliad7.audit import trail
+    """Recompute the audit chain, check it against its signed checkpoints and reconcile the tables with it
+    (monitors and data managers).
+
+    `ok` is true only when all three hold; the reconciliation's rows (which name other sites'
+    participants) are for `iliad7 audit verify` on the server, only their count is here.
+    """
+    from iliad7.audit import anchor, reconcile, trail
 
     if not reads.may_read_audit(_user(request)):
         raise AccessDenied("only monitors and data managers verify the audit trail")
-    return trail.verify().as_dict()
+    result, reconciled = anchor.with_checkpoints(trail.verify()), reconcile.reconcile()
+    summary = {k: v for k, v in reconciled.as_dict().items() if k in ("ok", "checked", "problem_count")}
+    return {**result, "ok": bool(result["ok"]) and reconciled.ok, "reconciliation": summary}
 
 
-@api.get("/audit/records", response={200: list[AuditRecordOut], 403: ErrorOut}, tags=["audit"])
-def audit_records(request: HttpRequest) -> list[Any]:
-    """The latest audit records the user may read (data manager: all; monitor: their sites' participants)."""
-    return reads.audit_records(_user(request))
+@api.get("/audit/records", response={200: list[AuditRecordOut], 403: ErrorOut, 422: ErrorOut}, tags=["audit"])
+def audit_records(
+    request: HttpRequest,
+    participant: str = "",
+    actor: str = "",
+    action: str = "",
+    since: date | None = None,
+    until: date | None = None,
+    before: int | None = Query(None, ge=1, le=DB_ID_MAX, description="records older than this record number"),
+    limit: int = Query(500, ge=1, le=1000),
+) -> list[Any]:
+    """The audit records the user may read (data manager: all; monitor: their sites' participants), newest
+    first, filtered like the audit page; page on with `before` = the last record number received."""
+    found = reads.AuditFilter(participant=participant[:40], actor=actor[:150], action=action[:80], since=since,
+                              until=until)  # fmt: skip
+    records = reads.audit_query(_user(request), found)
+    if before is not None:
+        records = records.filter(id__lt=before)
+    return list(records[:limit])
+
+
+# ---------------------------------------------------------------- exports (issue 17)
+
+
+class ExportIn(Schema):
+    kind: Literal["sdtm", "adam", "csv", "odm"]
+
+
+class ExportOut(Schema):
+    job: str
+    kind: str
+    state: Literal["queued", "running", "done", "failed"]
+    step: int
+    steps: int
+    message: str
+    zip: str | None = Field(None, description="the zip's name once done; GET .../download")
+
+
+@api.post("/exports", response={202: ExportOut, 403: ErrorOut, 422: ErrorOut}, tags=["exports"])
+def start_export(request: HttpRequest, payload: ExportIn) -> Any:
+    """Start an SDTM, ADaM, CSV or ODM export of what the user may see (data managers, statisticians); built in
+    the background, audited as `read.export`; a blinded role gets a blinded export. Poll GET /exports/{job}."""
+    from iliad7.web import exports
+
+    name = exports.start_export(_user(request), payload.kind, channel=CHANNEL)
+    body = exports.export_status(_user(request), name)
+    try:
+        from ninja import Status
+    except ImportError:  # pragma: no cover - ninja < 1.5
+        return 202, body
+    return Status(202, body)
+
+
+@api.get("/exports/{job}", response={200: ExportOut, 404: ErrorOut}, tags=["exports"])
+def export_status(request: HttpRequest, job: str) -> Any:
+    """How far the user's export got."""
+    from iliad7.web import exports
+
+    return exports.export_status(_user(request), job)
+
+
+@api.get("/exports/{job}/download", response={200: None, 404: ErrorOut}, tags=["exports"])
+def export_download(request: HttpRequest, job: str) -> Any:
+    """The finished export as a zip (the user's own only)."""
+    from django.http import FileResponse
+
+    from iliad7.web import exports
+
+    path = exports.export_zip(_user(request), job)
+    return FileResponse(path.open("rb"), as_attachment=True, filename=path.name, content_type="application/zip")
 
 
 # ---------------------------------------------------------------- data capture (issue 5)
@@ -1033,10 +1191,10 @@ class QueryOut(Schema):
 
 
 class QueryIn(Schema):
-    form: str = Field(min_length=1)
-    item: str = Field(min_length=1)
-    visit: str = ""
-    instance: int = Field(1, ge=1)
+    form: str = Field(min_length=1, max_length=64)
+    item: str = Field(min_length=1, max_length=64)
+    visit: str = Field("", max_length=64)
+    instance: int = Field(1, ge=1, le=MAX_INSTANCE)
     text: str = Field(min_length=1, description="The question")
 
 
@@ -1046,15 +1204,15 @@ class QueryTextIn(Schema):
 
 class SdvIn(Schema):
     verified: bool
-    visit: str = ""
-    instance: int = Field(1, ge=1)
+    visit: str = Field("", max_length=64)
+    instance: int = Field(1, ge=1, le=MAX_INSTANCE)
 
 
 class LockIn(Schema):
     locked: bool
     reason: str = Field(min_length=1)
-    visit: str = ""
-    instance: int = Field(1, ge=1)
+    visit: str = Field("", max_length=64)
+    instance: int = Field(1, ge=1, le=MAX_INSTANCE)
 
 
 class CasebookLockIn(Schema):
@@ -1181,7 +1339,13 @@ def _form_id(form_id: str) -> str:
     response={200: FormOut, 404: ErrorOut},
     tags=["forms"],
 )
-def get_form(request: HttpRequest, screening_number: str, form_id: str, visit: str = "", instance: int = 1) -> Any:
+def get_form(
+    request: HttpRequest,
+    screening_number: str,
+    form_id: str,
+    visit: str = Query("", max_length=64),
+    instance: int = Query(1, ge=1, le=MAX_INSTANCE),
+) -> Any:
     """A form's saved values (latest versions), its derived values with their inputs, SDV and lock flags."""
     participant = access.access_participant(_user(request), screening_number)
     return _form_out(participant, _form_id(form_id), visit, instance)
@@ -1193,7 +1357,12 @@ def get_form(request: HttpRequest, screening_number: str, form_id: str, visit: s
     tags=["forms"],
 )
 def save_form(
-    request: HttpRequest, screening_number: str, form_id: str, payload: FormIn, visit: str = "", instance: int = 1
+    request: HttpRequest,
+    screening_number: str,
+    form_id: str,
+    payload: FormIn,
+    visit: str = Query("", max_length=64),
+    instance: int = Query(1, ge=1, le=MAX_INSTANCE),
 ) -> Any:
     """Check and save a whole form (site staff). 400 lists every field's message with what was typed; nothing
     is stored then. A correction needs `reason`; a locked form is 409."""
@@ -1282,7 +1451,7 @@ def list_open_queries(request: HttpRequest) -> Any:
 
 
 @api.get("/queries/{query_id}", response={200: QueryOut, 404: ErrorOut}, tags=["queries"])
-def get_query(request: HttpRequest, query_id: int) -> Any:
+def get_query(request: HttpRequest, query_id: int = Path(..., ge=1, le=DB_ID_MAX)) -> Any:
     """One query with its steps (404 alike for a missing query and another site's)."""
     user = _user(request)
     query = reads.access_query(user, query_id)
@@ -1309,19 +1478,19 @@ _STEP_RESPONSES = {200: QueryOut, 400: ErrorOut, 403: ErrorOut, 404: ErrorOut, 4
 
 
 @api.post("/queries/{query_id}/answer", response=_STEP_RESPONSES, tags=["queries"])
-def answer_query(request: HttpRequest, query_id: int, payload: QueryTextIn) -> Any:
+def answer_query(request: HttpRequest, payload: QueryTextIn, query_id: int = Path(..., ge=1, le=DB_ID_MAX)) -> Any:
     """The site's answer to an open query (investigator, coordinator)."""
     return _query_step(request, query_id, "answer", payload.text)
 
 
 @api.post("/queries/{query_id}/close", response=_STEP_RESPONSES, tags=["queries"])
-def close_query(request: HttpRequest, query_id: int, payload: QueryTextIn) -> Any:
+def close_query(request: HttpRequest, payload: QueryTextIn, query_id: int = Path(..., ge=1, le=DB_ID_MAX)) -> Any:
     """Close an open or answered query (monitor, data manager)."""
     return _query_step(request, query_id, "close", payload.text)
 
 
 @api.post("/queries/{query_id}/reopen", response=_STEP_RESPONSES, tags=["queries"])
-def reopen_query(request: HttpRequest, query_id: int, payload: QueryTextIn) -> Any:
+def reopen_query(request: HttpRequest, payload: QueryTextIn, query_id: int = Path(..., ge=1, le=DB_ID_MAX)) -> Any:
     """Reopen an answered or closed query with the reason (monitor, data manager)."""
     return _query_step(request, query_id, "reopen", payload.text)
 
@@ -1369,16 +1538,25 @@ def casebook_lock(request: HttpRequest, screening_number: str, payload: Casebook
 
 @api.post(
     "/participants/{screening_number}/casebook/signature",
-    response={201: CasebookOut, 400: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut},
+    response={
+        201: CasebookOut,
+        400: ErrorOut,
+        403: ErrorOut,
+        404: ErrorOut,
+        409: ErrorOut,
+        422: ErrorOut,
+        429: ErrorOut,
+    },
     tags=["casebook"],
 )
 def sign_casebook(request: HttpRequest, screening_number: str, payload: SignIn) -> Any:
     """The investigator's signature, "I approve this casebook" (password and TOTP again); 409 while a query is
-    not closed or the END-OF-STUDY form is not saved."""
+    not closed or the END-OF-STUDY form is not saved. A wrong password and a wrong code get the same 403
+    (`credentials`); too many from this address for this user, 429 with Retry-After."""
     participant = access.access_participant(_user(request), screening_number)
     actions.sign_casebook(
         participant, acting_user=_user(request), password=payload.password, otp_token=payload.otp_token,
-        channel=CHANNEL,
+        channel=CHANNEL, source=request,
     )  # fmt: skip
     return _created(_casebook_out(participant))
 
@@ -1396,6 +1574,49 @@ def sae_clocks(request: HttpRequest) -> Any:
     ):
         raise AccessDenied("the SAE clocks are for investigators and the reviewers of the data")
     return [dataclasses.asdict(c) for c in actions.sae_clocks(user)]
+
+
+class ClosedSessionIn(Schema):
+    members: list[str] = Field(min_length=1, max_length=50, description="User names of the DSMB members admitted")
+    starts_at: AwareDatetime
+    ends_at: AwareDatetime = Field(description="At most 12 hours after starts_at")
+    purpose: str = Field(min_length=1, max_length=200)
+
+
+class ClosedSessionOut(Schema):
+    id: int
+    purpose: str
+    starts_at: str
+    ends_at: str
+    members: list[str]
+    scheduled_by: str
+    open: bool
+
+
+@api.get("/dsmb/sessions", response={200: list[ClosedSessionOut], 403: ErrorOut}, tags=["reports"])
+def dsmb_sessions(request: HttpRequest) -> Any:
+    """The scheduled DSMB closed sessions (unblinded statistician: all; a DSMB member: those admitting them)."""
+    from iliad7.store.actions.dsmb import closed_sessions
+
+    return closed_sessions(_user(request))
+
+
+@api.post(
+    "/dsmb/sessions",
+    response={201: ClosedSessionOut, 400: ErrorOut, 403: ErrorOut, 422: ErrorOut},
+    tags=["reports"],
+)
+def schedule_dsmb_session(request: HttpRequest, payload: ClosedSessionIn) -> Any:
+    """Schedule a DSMB closed session (unblinded statistician): only in its window may its members read the
+    closed report."""
+    from iliad7.store.actions.dsmb import closed_sessions, schedule_closed_session
+
+    user = _user(request)
+    session = schedule_closed_session(
+        members=payload.members, starts_at=payload.starts_at, ends_at=payload.ends_at, purpose=payload.purpose,
+        acting_user=user, channel=CHANNEL,
+    )  # fmt: skip
+    return _created(next(s for s in closed_sessions(user) if s["id"] == session.pk))
 
 
 # The Secondary Infections Committee's endpoints live in their own module, mounted here.

@@ -21,7 +21,8 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from iliad7.accounts.roles import Capability
 from iliad7.capture import form_spec
-from iliad7.errors import AccessDenied, Iliad7Error, InputError, ReauthenticationFailed
+from iliad7.errors import AccessDenied, Iliad7Error, InputError, ReauthenticationFailed, TooManyAttempts
+from iliad7.inputs import MAX_INSTANCE, bounded_int
 from iliad7.protocol import load_protocol
 from iliad7.store import access, actions
 from iliad7.web import ecrf, reads
@@ -29,10 +30,7 @@ from iliad7.web.views import CHANNEL, _participant, _refusal, _user, page
 
 
 def _instance(text: str | None) -> int:
-    text = (text or "1").strip() or "1"
-    if not text.isdigit() or int(text) < 1:
-        raise InputError("instance", "give a whole number from 1")
-    return int(text)
+    return bounded_int("instance", (text or "1").strip() or "1", 1, MAX_INSTANCE)
 
 
 def form_url(screening_number: str, form_id: str, visit: str = "", instance: int = 1) -> str:
@@ -338,12 +336,19 @@ def casebook(request: HttpRequest, screening_number: str) -> HttpResponse:
         try:
             actions.sign_casebook(
                 participant, acting_user=user, password=request.POST.get("password", ""),
-                otp_token=request.POST.get("otp_token", ""), channel=CHANNEL,
+                otp_token=request.POST.get("otp_token", ""), channel=CHANNEL, source=request,
             )  # fmt: skip
-        except (InputError, ReauthenticationFailed) as exc:
+        except InputError as exc:
             errors[exc.field] = str(getattr(exc, "message", exc))
             errors["general"] = f"Not signed: {_refusal(exc)}"
             status = 400
+        except ReauthenticationFailed as exc:
+            # One message for both inputs: which secret was wrong is not said.
+            errors["general"] = f"Not signed: {str(exc).removeprefix(exc.field + ': ')}"
+            status = 400
+        except TooManyAttempts as exc:
+            errors["general"] = f"Not signed: {exc}"
+            status = 429
         except AccessDenied:
             raise
         except Iliad7Error as exc:

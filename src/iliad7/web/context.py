@@ -1,4 +1,4 @@
-"""Template context for every page: which role-dependent links the navigation shows."""
+"""Template context for every page: the navigation links of the signed-in user (`iliad7.web.navigation`)."""
 
 from __future__ import annotations
 
@@ -6,16 +6,12 @@ from typing import Any
 
 from django.http import HttpRequest
 
-from iliad7.accounts.roles import Capability
-from iliad7.store import access
+from iliad7.web import navigation as nav
 
 
 def navigation(request: HttpRequest) -> dict[str, Any]:
-    """Template context: whether to show the Reports and Infections links."""
+    """Template context: the links the user may open (settings.TEMPLATES names this context processor)."""
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {}
-    return {
-        "may_view_reports": access.can(user, Capability.VIEW_REPORTS),
-        "may_adjudicate": access.can(user, Capability.ADJUDICATE_INFECTION),
-    }
+    return nav.context(user)

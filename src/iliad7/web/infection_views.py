@@ -11,6 +11,7 @@ from django.views.decorators.http import require_http_methods
 
 from iliad7.accounts.roles import Capability
 from iliad7.errors import InputError
+from iliad7.inputs import MAX_INSTANCE, bounded_int
 from iliad7.store import access
 from iliad7.web.views import CHANNEL, page
 
@@ -29,12 +30,13 @@ def infections(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         typed = {k: request.POST.get(k, "") for k in ("screening_number", "instance", "decision", "rationale")}
         try:
-            if not typed["instance"].isdigit():
-                raise InputError("instance", "the infection's number is missing")
-            participant = access.access_participant(user, typed["screening_number"].strip())
+            instance = bounded_int("instance", typed["instance"], 1, MAX_INSTANCE, what="the infection's number")
+            participant = access.access_participant(
+                user, typed["screening_number"].strip(), Capability.ADJUDICATE_INFECTION
+            )
             adjudicate_infection(
                 participant,
-                int(typed["instance"]),
+                instance,
                 decision=typed["decision"],
                 rationale=typed["rationale"],
                 acting_user=user,

@@ -7,8 +7,9 @@ the store holds about that participant.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import UTC, date, datetime
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from iliad7.accounts.roles import ROLES
@@ -83,8 +84,71 @@ def saved_verdict(version: Any) -> dict[str, Any] | None:
     }
 
 
-def audit_records(user: User, *, limit: int = 500) -> list[Any]:
-    """The latest audit records the user may read: all for a data manager, their sites' for a monitor."""
+def syringes(participant: Participant) -> list[dict[str, Any]]:
+    """The prepared syringes as the ward sees them, then the next dose as "pending pharmacy".
+
+    Only what is the same for both arms: dose number, label, volume, when prepared. A preparation is
+    refused alike for both arms (a stock-out holds up every participant), so which doses are pending
+    says nothing about the arm.
+    """
+    from iliad7.store.models import DoseAdministration, Preparation
+
+    given = set(DoseAdministration.objects.filter(participant=participant).values_list("dose_number", flat=True))
+    rows: list[dict[str, Any]] = [
+        {"dose_number": n, "label": label, "volume_ml": volume, "prepared_at": at, "given": n in given}
+        for n, label, volume, at in Preparation.objects.filter(participant=participant)
+        .order_by("dose_number")
+        .values_list("dose_number", "label", "volume_ml", "prepared_at")
+    ]
+    following = max([r["dose_number"] for r in rows] + list(given) + [0]) + 1
+    from iliad7.protocol import load_protocol
+
+    if following <= load_protocol().dosing.max_doses and participant.status in ("randomized", "on_treatment"):
+        rows.append({"dose_number": following, "label": "", "volume_ml": None, "prepared_at": None, "given": False})
+    return rows
+
+
+def doses_to_prepare(participant: Participant) -> list[int]:
+    """The dose numbers the pharmacy may prepare next: not prepared yet, and due or upcoming in the dose
+    plan (dose 1 before it is given); a missed dose, or one after discharge or death, is not offered."""
+    from iliad7.dosing import DoseStatus
+    from iliad7.protocol import load_protocol
+    from iliad7.store.models import Preparation
+
+    if not participant.usubjid or participant.status not in ("randomized", "on_treatment"):
+        return []
+    prepared = set(Preparation.objects.filter(participant=participant).values_list("dose_number", flat=True))
+    plan = full_calendar(participant).doses
+    if not plan:  # dose 1 not given yet: the plan starts with it
+        return [n for n in range(1, load_protocol().dosing.max_doses + 1) if n not in prepared][:1]
+    open_statuses = (DoseStatus.DUE, DoseStatus.UPCOMING)
+    return [d.dose for d in plan if d.status in open_statuses and d.dose not in prepared]
+
+
+# Actions whose audit records follow the arm (drug stock); only the unblinded pharmacist reads them.
+def _pharmacy_only_actions() -> tuple[str, ...]:
+    from iliad7.store.actions.pharmacy import PHARMACY_ONLY_AUDIT_ACTIONS
+
+    return PHARMACY_ONLY_AUDIT_ACTIONS
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    """What the audit trail page and API narrow the records to (every field optional)."""
+
+    participant: str = ""  # a screening number: its records and its item values' ("NUMBER/...")
+    actor: str = ""  # a user name, exactly (case-insensitive)
+    action: str = ""  # an action ("dose.given") or a family ending in a dot ("dose.")
+    since: date | None = None  # first day, inclusive (UTC)
+    until: date | None = None  # last day, inclusive (UTC)
+
+
+def audit_query(user: User, filters: AuditFilter | None = None) -> Any:
+    """The audit records the user may read, newest first, as a query: all for a data manager, their sites'
+    participants' for a monitor; never the drug stock's (receipts, wastage, returns:
+    `PHARMACY_ONLY_AUDIT_ACTIONS`), whose counts and timing follow the arm (the readers are blinded);
+    the preparation and dose records, the same for both arms, are read.
+    """
     from django.db.models import Q
 
     from iliad7.store.models import AuditRecord
@@ -94,17 +158,90 @@ def audit_records(user: User, *, limit: int = 500) -> list[Any]:
         from iliad7.errors import AccessDenied
 
         raise AccessDenied(f"user {user.username!r} may not read the audit trail")
-    records = AuditRecord.objects.order_by("-id")
+    records = AuditRecord.objects.exclude(action__in=_pharmacy_only_actions()).order_by("-id")
     if "data-manager" not in roles:
         numbers = list(access.visible_participants(user).values_list("screening_number", flat=True))
         if not numbers:
-            return []
+            return records.none()
         # Participant records are keyed by screening number; item values by "NUMBER/...".
         query = Q(object_id__in=numbers)
         for n in numbers:
             query |= Q(object_id__startswith=f"{n}/")
         records = records.filter(query)
-    return list(records[:limit])
+    f = filters or AuditFilter()
+    if f.participant:
+        number = f.participant.strip().upper()
+        records = records.filter(Q(object_id=number) | Q(object_id__startswith=f"{number}/"))
+    if f.actor:
+        records = records.filter(actor__iexact=f.actor.strip())
+    if f.action:
+        action = f.action.strip()
+        records = records.filter(action__startswith=action) if action.endswith(".") else records.filter(action=action)
+    if f.since is not None:
+        records = records.filter(at__gte=datetime.combine(f.since, datetime.min.time(), tzinfo=UTC))
+    if f.until is not None:
+        records = records.filter(at__lt=datetime.combine(f.until + timedelta(days=1), datetime.min.time(), tzinfo=UTC))
+    return records
+
+
+def audit_records(user: User, *, limit: int = 500, filters: AuditFilter | None = None, offset: int = 0) -> list[Any]:
+    """The latest audit records the user may read (`audit_query`), `limit` of them from `offset`."""
+    return list(audit_query(user, filters)[offset : offset + limit])
+
+
+def audit_actions(user: User) -> list[str]:
+    """The actions that occur in the records the user may read, for the page's filter."""
+    return sorted(set(audit_query(user).order_by().values_list("action", flat=True).distinct()))
+
+
+def audit_changes(old_value: str, new_value: str) -> list[dict[str, Any]]:
+    """The old and new values of an audit record (canonical JSON) as rows: field, old, new, changed.
+
+    Nested values are shown as compact JSON, moments as ``YYYY-MM-DD HH:MM:SS UTC``; a value that is
+    not a JSON object (a list, a number) is one row named ``value``.
+    """
+    old, new = _json_object(old_value), _json_object(new_value)
+    keys = list(new) + [k for k in old if k not in new]
+    return [
+        {
+            "field": key,
+            "old": _shown(old[key]) if key in old else "",
+            "new": _shown(new[key]) if key in new else "",
+            "changed": bool(old) and (key not in old or key not in new or old[key] != new[key]),
+        }
+        for key in keys
+    ]
+
+
+def _json_object(text: str) -> dict[str, Any]:
+    import json
+
+    if not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return {"value": text}
+    return value if isinstance(value, dict) else {"value": value}
+
+
+_MOMENT = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
+
+
+def _shown(value: Any) -> str:
+    import json
+
+    from iliad7.web.templatetags.iliad7_format import moment_text
+
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, str):
+        return moment_text(value, seconds=True) if _MOMENT.match(value) else value
+    if isinstance(value, dict | list):
+        return json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
+    return str(value)
 
 
 # ---------------------------------------------------------------- data capture (issue 5)
@@ -112,7 +249,11 @@ def audit_records(user: User, *, limit: int = 500) -> list[Any]:
 
 @dataclass(frozen=True)
 class Calendar:
-    """A participant's visit calendar and dose plan, with the dates that end or shorten follow-up."""
+    """A participant's visit calendar and dose plan, with the dates that end or shorten follow-up.
+
+    `progress` holds each visit's forms and those saved (`iliad7.schedule.completion`); `data_cut`
+    the moment follow-up was entered up to, when one is set: the calendar is then read at it.
+    """
 
     day0: date | None
     dose1_given: bool
@@ -121,66 +262,129 @@ class Calendar:
     discharge_date: date | None
     death_date: date | None
     withdrawal_date: date | None
+    progress: dict[str, Any] = field(default_factory=dict)
+    data_cut: datetime | None = None
 
 
 def full_calendar(participant: Participant) -> Calendar:
-    """The calendar once randomized, from the schedule and the saved stay, death and end-of-study forms.
+    """The calendar of one participant (see `calendars`)."""
+    return calendars([participant])[participant.pk]
 
-    Day 0 is the site-local date of dose 1; before dose 1 the calendar is shown
-    as if it were given today, and there is no dose plan yet. Dose visits whose
-    dose was given are done; other visits are done when a form was saved at them.
+
+def calendars(participants: list[Participant], *, moment: datetime | None = None) -> dict[int, Calendar]:
+    """Each randomized participant's calendar, in a fixed number of queries however many there are.
+
+    Day 0 is the site-local date of dose 1; before dose 1 the calendar is shown as if it were given
+    today, and there is no dose plan yet. A visit is done when its forms are saved, the screening of
+    a randomized participant by its screening record (`iliad7.schedule.completion`). Statuses are
+    read on the site's today, or at the participant's data cut when one is set and earlier. The
+    participants were reached through `access` by the caller; nothing here reads the arm.
     """
-    if not participant.usubjid:
-        return Calendar(None, False, [], [], None, None, None)
-    from iliad7.protocol import load_protocol
-    from iliad7.schedule import participant_calendar
-    from iliad7.store.actions import doses_given
-    from iliad7.store.actions.capture import capture_context
-    from iliad7.store.models import ItemValue
+    from django.db.models import Max, Min
 
-    context = capture_context(participant)
-    zone = context.zone
-    moment = datetime.now(UTC)
-    given_rows = doses_given(participant)
-    given_at = {d.dose_number: d.given_at for d in given_rows}
+    from iliad7.protocol import load_protocol
+    from iliad7.schedule import visit_forms
+    from iliad7.store.actions.capture import FOLLOW_UP_FORMS
+    from iliad7.store.actions.data_cut import data_cuts
+    from iliad7.store.actions.pharmacy import site_zone
+    from iliad7.store.models import DoseAdministration, DoseCorrection, ItemValue, ScreeningVersion
+
+    empty = Calendar(None, False, [], [], None, None, None)
+    randomized = [p for p in participants if p.usubjid]
+    result = {p.pk: empty for p in participants if not p.usubjid}
+    if not randomized:
+        return result
+    ids = [p.pk for p in randomized]
+    now_ = moment or datetime.now(UTC)
+    protocol = load_protocol()
+    forms = visit_forms(protocol)
+    # Doses given, each as its latest version (as `doses_given` reads them).
+    given_at: dict[int, dict[int, datetime]] = {}
+    dose_keys: dict[int, tuple[int, int]] = {}
+    for pk, participant_id, number, at in DoseAdministration.objects.filter(participant_id__in=ids).values_list(
+        "pk", "participant_id", "dose_number", "given_at"
+    ):
+        given_at.setdefault(participant_id, {})[number] = at
+        dose_keys[pk] = (participant_id, number)
+    corrections = DoseCorrection.objects.filter(dose_id__in=list(dose_keys)).order_by("version")
+    for dose_id, at in corrections.values_list("dose_id", "given_at"):
+        participant_id, number = dose_keys[dose_id]
+        given_at[participant_id][number] = at
+    saved: dict[int, dict[str, dict[str, datetime]]] = {}
+    for participant_id, visit, form, first in (
+        ItemValue.objects.filter(participant_id__in=ids)
+        .exclude(visit="")
+        .values_list("participant_id", "visit", "form")
+        .annotate(first=Min("recorded_at"))
+        .values_list("participant_id", "visit", "form", "first")
+    ):
+        saved.setdefault(participant_id, {}).setdefault(visit, {})[form] = first
+    current: dict[int, dict[str, dict[tuple[int, str], str]]] = {}
+    for participant_id, form, instance, item, value in (
+        ItemValue.objects.filter(participant_id__in=ids, form__in=FOLLOW_UP_FORMS)
+        .order_by("participant_id", "form", "instance", "item", "version")
+        .values_list("participant_id", "form", "instance", "item", "value")
+    ):
+        current.setdefault(participant_id, {}).setdefault(form, {})[(instance, item)] = value
+    screened = dict(
+        ScreeningVersion.objects.filter(participant_id__in=ids)
+        .values_list("participant_id")
+        .annotate(last=Max("recorded_at"))
+        .values_list("participant_id", "last")
+    )
+    cuts = data_cuts(randomized)
+    for participant in randomized:
+        result[participant.pk] = _calendar(
+            protocol, forms, participant, site_zone(participant.site), now_, given_at.get(participant.pk, {}),
+            saved.get(participant.pk, {}), current.get(participant.pk, {}), screened.get(participant.pk),
+            cuts.get(participant.pk),
+        )  # fmt: skip
+    return result
+
+
+def _calendar(
+    protocol: Any, forms: dict[str, tuple[str, ...]], participant: Participant, zone: Any, now_: datetime,
+    given_at: dict[int, datetime], saved: dict[str, dict[str, datetime]], current: Any, screened: datetime | None,
+    cut: datetime | None,
+) -> Calendar:  # fmt: skip
+    """One participant's calendar from what `calendars` read."""
+    from iliad7.dosing import dose_plan
+    from iliad7.schedule import calendar_inputs, participant_calendar, visit_progress
+    from iliad7.store.actions.capture import follow_up_dates
+
+    moment = min(now_, cut) if cut is not None else now_
     given = {n: at.astimezone(zone).date() for n, at in given_at.items()}
     today = moment.astimezone(zone).date()
     day0 = given.get(1, today)
-    protocol = load_protocol()
-    schedule = protocol.schedule
-    done: dict[str, date] = {v.id: given[v.dose] for v in schedule.visits if v.dose is not None and v.dose in given}
-    saved_at = ItemValue.objects.filter(participant=participant).exclude(visit="").values_list("visit", "recorded_at")
-    visit_only = {v.id for v in schedule.visits if v.dose is None}
-    for visit, at in saved_at:
-        if visit not in visit_only:
-            continue  # a dose visit is done when its dose is given
-        when = at.astimezone(zone).date()
-        if visit not in done or when < done[visit]:
-            done[visit] = when
-    discharge = context.discharge_date if context.discharge_date and context.discharge_date >= day0 else None
+    saved_on = {visit: {f: at.astimezone(zone).date() for f, at in by_form.items()} for visit, by_form in saved.items()}
+    progress = visit_progress(
+        forms, saved_on, screening_done_on=screened.astimezone(zone).date() if screened is not None else day0
+    )
+    done, started = calendar_inputs(progress)
+    discharge, death, withdrawal = follow_up_dates(current, zone)
+    discharge = discharge if discharge and discharge >= day0 else None
     visits = participant_calendar(
-        schedule,
+        protocol.schedule,
         day0=day0,
         today=today,
         done=done,
+        started=started,
         discharge_date=discharge,
-        death_date=context.death_date,
-        withdrawal_date=context.withdrawal_date,
+        death_date=death,
+        withdrawal_date=withdrawal,
     )
     doses: list[Any] = []
     if 1 in given_at:
-        from iliad7.dosing import dose_plan
-
         doses = dose_plan(
             protocol.dosing,
             given=given_at,
             now=moment,
             tz=zone,
             discharge_date=discharge,
-            death_date=context.death_date,
-            withdrawal_date=context.withdrawal_date,
+            death_date=death,
+            withdrawal_date=withdrawal,
         )
-    return Calendar(day0, 1 in given_at, visits, doses, discharge, context.death_date, context.withdrawal_date)
+    return Calendar(day0, 1 in given_at, visits, doses, discharge, death, withdrawal, progress, cut)
 
 
 def form_entries(participant: Participant, form: str) -> list[tuple[str, int]]:

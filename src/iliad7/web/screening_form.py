@@ -270,7 +270,8 @@ def _convert(spec: FieldSpec, text: str) -> Any:
         if not number.is_finite():
             raise ValueError("enter a number")
         # Far beyond any physical value; also keeps "1e999999999" from becoming a billion-digit integer.
-        if abs(number) > NUMBER_LIMIT:
+        # copy_abs and the comparison are exact: abs() would round in the Decimal context and overflow.
+        if number.copy_abs() > NUMBER_LIMIT:
             raise ValueError(f"enter a number between -{NUMBER_LIMIT} and {NUMBER_LIMIT}")
         if spec.kind == "integer":
             if number != number.to_integral_value():

@@ -28,7 +28,16 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from iliad7.accounts.roles import Capability
-from iliad7.errors import AccessDenied, Iliad7Error, InputError, NotFound, ReauthenticationFailed
+from iliad7.errors import (
+    AccessDenied,
+    Iliad7Error,
+    InputError,
+    NotFound,
+    PharmacyRefused,
+    ReauthenticationFailed,
+    TooManyAttempts,
+)
+from iliad7.inputs import DB_INT_MAX, MAX_INSTANCE, bounded_int
 from iliad7.store import access, actions
 from iliad7.web import reads, screening_form
 
@@ -40,6 +49,16 @@ def _error_page(request: HttpRequest, status: int, title: str, message: str) -> 
     return render(request, "iliad7/web/error.html", {"title": title, "message": message}, status=status)
 
 
+# What a page's address names, for its 404 page (by the URL's own parameter).
+_NOT_FOUND = {
+    "screening_number": "There is no such participant, or it is not yours to see.",
+    "query_id": "There is no such query, or it is not yours to see.",
+    "candidate_id": "There is no such candidate, or it is not yours to see.",
+    "site_code": "There is no such site pharmacy, or it is not yours to keep.",
+    "job_id": "There is no such export, or it is not yours to see.",
+}
+
+
 def page(view: View) -> View:
     """Login required; the store's NotFound and AccessDenied become 404 and 403 pages."""
 
@@ -48,7 +67,8 @@ def page(view: View) -> View:
         try:
             return view(request, *args, **kwargs)
         except NotFound:
-            return _error_page(request, 404, "Not found", "There is no such participant, or it is not yours to see.")
+            named = next((text for key, text in _NOT_FOUND.items() if key in kwargs), None)
+            return _error_page(request, 404, "Not found", named or "There is no such page, or it is not yours to see.")
         except AccessDenied as exc:
             return _error_page(request, 403, "Not allowed", str(exc))
 
@@ -87,8 +107,10 @@ def _user(request: HttpRequest) -> Any:
 
 
 def _refusal(exc: Iliad7Error) -> str:
+    """The refusal as one line naming the field once (a form's messages already start with their field)."""
     if isinstance(exc, InputError | ReauthenticationFailed):
-        return f"{exc.field}: {getattr(exc, 'message', exc)}"
+        message = str(getattr(exc, "message", "") or exc).removeprefix(f"{exc.field}: ")
+        return f"{exc.field}: {message}"
     return str(exc)
 
 
@@ -114,8 +136,24 @@ def home(request: HttpRequest) -> HttpResponse:
         "query_viewer": access.visible_sites(user, Capability.VIEW_QUERIES).exists(),
         "sae_viewer": access.visible_sites(user, Capability.SIGN_CASEBOOK).exists()
         or access.visible_sites(user, Capability.VIEW_QUERIES).exists(),
+        "adjudicator": access.can(user, Capability.ADJUDICATE_INFECTION),
+        "security_notices": actions.security_notices(user),
     }
+    # The re-supply alert is the unblinded pharmacist's alone (stock follows the arm).
+    context["resupply"] = [
+        report
+        for site in context["pharmacy_sites"]
+        if (report := actions.drug_accountability(site_code=site.code, acting_user=user))["resupply_needed"]
+    ]
     return render(request, "iliad7/web/home.html", context)
+
+
+@page
+@require_POST
+def dismiss_notice(request: HttpRequest, notice_id: int) -> HttpResponseBase:
+    """Dismiss one security notice shown on the home page (its recipient, or an administrator)."""
+    actions.dismiss_notice(_user(request), notice_id, channel=CHANNEL)
+    return redirect("web:home")
 
 
 @page
@@ -163,6 +201,7 @@ def participant_detail(request: HttpRequest, screening_number: str) -> HttpRespo
         "consents": actions.consents_of(participant),
         "randomization": actions.randomization_of(participant),
         "doses": _dose_rows(actions.doses_given(participant)),
+        "syringes": reads.syringes(participant) if participant.usubjid else [],
         "day0": day0,
         "visits": visits,
         "items": reads.items_with_history(participant),
@@ -172,6 +211,8 @@ def participant_detail(request: HttpRequest, screening_number: str) -> HttpRespo
         "can_randomize": access.can(user, Capability.RANDOMIZE, site),
         "can_unblind": access.can(user, Capability.UNBLIND, site) and bool(participant.usubjid),
         "can_dose": access.can(user, Capability.RECORD_DOSE, site) and bool(participant.usubjid),
+        "can_correct_dose": access.can(user, Capability.RECORD_DOSE, site)
+        and access.can(user, Capability.SIGN_CASEBOOK, site),
         "pharmacist": access.can(user, Capability.PREPARE_DOSE, site),
         "reconsent_tasks": tasks,
         "dose_choices": _dose_choices(),
@@ -206,9 +247,7 @@ def item_record(request: HttpRequest, screening_number: str) -> HttpResponseBase
     participant = _participant(request, screening_number)
     post = request.POST
     try:
-        instance_text = post.get("instance", "1").strip() or "1"
-        if not instance_text.isdigit():
-            raise InputError("instance", "give a whole number")
+        instance = bounded_int("instance", post.get("instance", "1").strip() or "1", 1, MAX_INSTANCE)
         from iliad7.store.actions.items import record_form_item
 
         record_form_item(
@@ -218,7 +257,7 @@ def item_record(request: HttpRequest, screening_number: str) -> HttpResponseBase
             value=post.get("value", ""),
             unit=post.get("unit", ""),
             visit=post.get("visit", ""),
-            instance=int(instance_text),
+            instance=instance,
             acting_user=_user(request),
             channel=CHANNEL,
             reason=post.get("reason", ""),
@@ -237,12 +276,10 @@ def dose_given(request: HttpRequest, screening_number: str) -> HttpResponseBase:
     participant = _participant(request, screening_number)
     post = request.POST
     try:
-        number = post.get("dose_number", "").strip()
-        if not number.isdigit():
-            raise InputError("dose_number", "give the dose number (1 to 7)")
+        number = bounded_int("dose_number", post.get("dose_number", ""), 1, DB_INT_MAX, what="the dose number")
         actions.record_dose_given(
             participant,
-            int(number),
+            number,
             given_at=_utc(post.get("given_at", ""), "given_at"),
             injection_site=post.get("injection_site", ""),
             volume_ml=_decimal(post.get("volume_ml", ""), "volume_ml"),
@@ -254,6 +291,35 @@ def dose_given(request: HttpRequest, screening_number: str) -> HttpResponseBase:
         messages.error(request, f"Dose not recorded: {_refusal(exc)}")
     else:
         messages.success(request, f"Dose {number} recorded.")
+    return redirect("web:participant", screening_number=screening_number)
+
+
+@page
+@require_POST
+def dose_correct(request: HttpRequest, screening_number: str) -> HttpResponseBase:
+    """A signed correction of a dose given (the site's investigator): a new version with its reason."""
+    participant = _participant(request, screening_number)
+    post = request.POST
+    try:
+        number = bounded_int("dose_number", post.get("dose_number", "").strip(), 1, 7, what="the dose number")
+        actions.correct_dose(
+            participant,
+            number,
+            reason=post.get("reason", ""),
+            password=post.get("password", ""),
+            otp_token=post.get("otp_token", ""),
+            acting_user=_user(request),
+            channel=CHANNEL,
+            given_at=_utc(post["given_at"], "given_at") if post.get("given_at", "").strip() else None,
+            injection_site=post.get("injection_site", "").strip() or None,
+            volume_ml=_decimal(post["volume_ml"], "volume_ml") if post.get("volume_ml", "").strip() else None,
+            local_reaction=post.get("local_reaction", "").strip() or None,
+            source=request,
+        )
+    except Iliad7Error as exc:
+        messages.error(request, f"Dose not corrected: {_refusal(exc)}")
+    else:
+        messages.success(request, f"Dose {number} corrected and signed.")
     return redirect("web:participant", screening_number=screening_number)
 
 
@@ -510,10 +576,17 @@ def unblind(request: HttpRequest, screening_number: str) -> HttpResponse:
                 reason=reason,
                 otp_token=request.POST.get("otp_token", ""),
                 channel=CHANNEL,
+                source=request,
             )
-        except (InputError, ReauthenticationFailed) as exc:
+        except InputError as exc:
             errors[exc.field] = str(exc)
             status = 400
+        except ReauthenticationFailed as exc:
+            errors["otp_token"] = errors["general"] = str(exc)
+            status = 400
+        except TooManyAttempts as exc:
+            errors["general"] = f"{str(exc)[:1].upper()}{str(exc)[1:]}."
+            status = 429
         except AccessDenied:
             errors["general"] = "This participant has no allocation to reveal (not randomized)."
             status = 409
@@ -526,7 +599,7 @@ def unblind(request: HttpRequest, screening_number: str) -> HttpResponse:
 
 @page
 def unblinding_events(request: HttpRequest) -> HttpResponse:
-    events = actions.unblinding_events(_user(request))
+    events = actions.unblinding_events(_user(request), channel=CHANNEL)
     return render(request, "iliad7/web/unblinding_events.html", {"events": events})
 
 
@@ -545,19 +618,23 @@ def pharmacy(request: HttpRequest, screening_number: str) -> HttpResponse:
     weight = (record or {}).get("weight_kg")
     fields = ("dose_number", "weight_kg", "concentration_ug_per_ml", "lot")
     typed = {k: request.POST.get(k, "") for k in fields}
+    accountability = actions.drug_accountability(site_code=participant.site.code, acting_user=user)
+    # The lots a syringe can be prepared from today, first expiry first (the pharmacy's FEFO rule).
+    lots = sorted((lot for lot in accountability["lots"] if lot["usable"]), key=lambda lot: (lot["expiry"], lot["lot"]))
+    doses = reads.doses_to_prepare(participant)
     if request.method == "GET":
         typed["weight_kg"] = "" if weight is None else str(weight)
         typed["concentration_ug_per_ml"] = settings.ILIAD7_CONCENTRATION_UG_PER_ML
+        typed["dose_number"] = str(doses[0]) if doses else ""
+        typed["lot"] = lots[0]["lot"] if lots else ""
     errors: dict[str, str] = {}
     status = 200
     if request.method == "POST":
         try:
-            number = typed["dose_number"].strip()
-            if not number.isdigit():
-                raise InputError("dose_number", "give the dose number (1 to 7)")
+            number = bounded_int("dose_number", typed["dose_number"], 1, DB_INT_MAX, what="the dose number")
             prepared = actions.prepare_dose(
                 participant,
-                int(number),
+                number,
                 weight_kg=_decimal(typed["weight_kg"], "weight_kg"),
                 concentration_ug_per_ml=_decimal(typed["concentration_ug_per_ml"], "concentration_ug_per_ml"),
                 lot=typed["lot"],
@@ -567,6 +644,10 @@ def pharmacy(request: HttpRequest, screening_number: str) -> HttpResponse:
         except InputError as exc:
             errors[exc.field] = exc.message
             status = 400
+        except PharmacyRefused as exc:
+            # An expired or empty lot is the lot's fault: said beside the lot.
+            errors["lot" if str(exc).startswith(f"lot {typed['lot'].strip()} ") else "general"] = str(exc)
+            status = 409
         except Iliad7Error as exc:
             errors["general"] = str(exc)
             status = 409
@@ -578,10 +659,15 @@ def pharmacy(request: HttpRequest, screening_number: str) -> HttpResponse:
         "participant": participant,
         "arm": arm,
         "randomization": actions.randomization_of(participant),
-        "worksheet": actions.pharmacy_worksheet(participant, acting_user=user),
+        "worksheet": actions.pharmacy_worksheet(participant, acting_user=user, channel=CHANNEL),
         "typed": typed,
         "errors": errors,
-        "accountability": actions.drug_accountability(site_code=participant.site.code, acting_user=user),
+        "accountability": accountability,
+        "lots": lots,
+        "doses": doses,
+        # A refused entry keeps what was typed, even when it is not one of the choices offered.
+        "other_dose": "" if typed["dose_number"] in {str(n) for n in doses} else typed["dose_number"],
+        "other_lot": "" if typed["lot"] in {lot["lot"] for lot in lots} else typed["lot"],
     }
     return render(request, "iliad7/web/pharmacy.html", context, status=status)
 
@@ -589,10 +675,73 @@ def pharmacy(request: HttpRequest, screening_number: str) -> HttpResponse:
 # ---------------------------------------------------------------- audit
 
 
+AUDIT_PAGE_SIZE = 100
+_AUDIT_FIELDS = ("participant", "actor", "action", "since", "until")
+
+
+def _audit_filter(query: Any) -> tuple[reads.AuditFilter, dict[str, str], dict[str, str]]:
+    """The audit page's filter from its query string: (filter, what was typed, errors by field)."""
+    typed = {k: str(query.get(k, "")).strip()[:200] for k in _AUDIT_FIELDS}
+    errors: dict[str, str] = {}
+    days: dict[str, date | None] = {"since": None, "until": None}
+    for name in days:
+        if typed[name]:
+            try:
+                days[name] = date.fromisoformat(typed[name])
+            except ValueError:
+                errors[name] = "give a date as YYYY-MM-DD"
+    if days["since"] and days["until"] and days["since"] > days["until"]:
+        errors["until"] = "the last day comes before the first"
+    found = reads.AuditFilter(participant=typed["participant"], actor=typed["actor"], action=typed["action"], **days)
+    return found, typed, errors
+
+
 @page
 def audit_trail(request: HttpRequest) -> HttpResponse:
-    records = reads.audit_records(_user(request))
-    return render(request, "iliad7/web/audit.html", {"records": records})
+    """The audit trail, newest first, filtered (participant, user, action, days) and paged by record number."""
+    user = _user(request)
+    filters, typed, errors = _audit_filter(request.GET)
+    if errors:
+        filters = reads.AuditFilter()
+    records = reads.audit_query(user, filters)
+    total = records.count()
+    before, after = _cursor(request.GET, "before"), _cursor(request.GET, "after")
+    if after is not None:
+        shown = list(records.filter(id__gt=after).order_by("id")[:AUDIT_PAGE_SIZE])[::-1]
+    else:
+        shown = list((records.filter(id__lt=before) if before is not None else records)[:AUDIT_PAGE_SIZE])
+    rows = [{"record": r, "changes": reads.audit_changes(r.old_value, r.new_value)} for r in shown]
+    kept = {k: v for k, v in typed.items() if v and k not in errors}
+    newest_id, oldest_id = (shown[0].id, shown[-1].id) if shown else (None, None)
+    more_newer = newest_id is not None and records.filter(id__gt=newest_id).exists()
+    more_older = oldest_id is not None and records.filter(id__lt=oldest_id).exists()
+    context = {
+        "rows": rows,
+        "total": total,
+        "typed": typed,
+        "errors": errors,
+        "actions": reads.audit_actions(user),
+        "newer": f"?{_query(kept, after=newest_id)}" if more_newer else "",
+        "older": f"?{_query(kept, before=oldest_id)}" if more_older else "",
+        "newest": f"?{_query(kept)}" if before is not None or after is not None else "",
+        "page_size": AUDIT_PAGE_SIZE,
+    }
+    return render(request, "iliad7/web/audit.html", context, status=400 if errors else 200)
+
+
+def _cursor(query: Any, name: str) -> int | None:
+    """A record number to page from (`before`, `after`); anything else is the newest page."""
+    text = str(query.get(name, "")).strip()
+    try:
+        return bounded_int(name, text, 0, DB_INT_MAX * 2**31) if text else None
+    except InputError:
+        return None
+
+
+def _query(kept: dict[str, str], **cursor: Any) -> str:
+    from urllib.parse import urlencode
+
+    return urlencode({**kept, **{k: v for k, v in cursor.items() if v is not None}})
 
 
 DRUG_MOVEMENTS = ("receipt", "wastage", "return")
@@ -605,7 +754,7 @@ def pharmacy_stock(request: HttpRequest, site_code: str) -> HttpResponse:
     user = _user(request)
     site = access.visible_sites(user, Capability.DRUG_ACCOUNTABILITY).filter(code=site_code).first()
     if site is None:
-        raise NotFound(site_code)
+        raise NotFound(site_code)  # as for a participant: the same page whether the site exists or not
     kind = request.POST.get("movement", "")
     typed = {k: request.POST.get(k, "") for k in ("lot", "expiry", "vials", "reason")}
     errors: dict[str, str] = {}
@@ -614,10 +763,8 @@ def pharmacy_stock(request: HttpRequest, site_code: str) -> HttpResponse:
         try:
             if kind not in DRUG_MOVEMENTS:
                 raise InputError("movement", f"one of {', '.join(DRUG_MOVEMENTS)}")
-            vials_text = typed["vials"].strip()
-            if not vials_text.isdigit():
-                raise InputError("vials", "give a whole number of vials")
-            common = {"site_code": site.code, "lot": typed["lot"], "vials": int(vials_text)}
+            vials = bounded_int("vials", typed["vials"], 1, DB_INT_MAX, what="a whole number of vials")
+            common = {"site_code": site.code, "lot": typed["lot"], "vials": vials}
             if kind == "receipt":
                 try:
                     expiry = date.fromisoformat(typed["expiry"].strip())

@@ -10,6 +10,7 @@ from iliad7.store.actions.allocation import (
     active_allocation_list,
     allocation_list_problems,
     export_allocation_list,
+    export_allocation_slots,
     generate_allocation_list,
     slot_counts,
     verify_allocation_list,
@@ -48,6 +49,7 @@ from iliad7.store.actions.items import (
 from iliad7.store.actions.participants import create_participant, transition_participant
 from iliad7.store.actions.pharmacy import (
     Worksheet,
+    correct_dose,
     doses_given,
     drug_accountability,
     pharmacy_worksheet,
@@ -72,7 +74,7 @@ from iliad7.store.actions.screening import (
     screening_history,
     screening_log,
 )
-from iliad7.store.actions.security import record_security_event
+from iliad7.store.actions.security import dismiss_notice, record_security_event, security_notices
 from iliad7.store.actions.signatures import (
     SignatureCheck,
     sign_record,
@@ -101,13 +103,16 @@ __all__ = [
     "close_query",
     "complete_reconsent",
     "consents_of",
+    "correct_dose",
     "create_participant",
     "current_values",
     "default_protocol_file",
+    "dismiss_notice",
     "doses_given",
     "drug_accountability",
     "evaluate_screening",
     "export_allocation_list",
+    "export_allocation_slots",
     "form_locked",
     "generate_allocation_list",
     "item_history",
@@ -138,6 +143,7 @@ __all__ = [
     "saved_form",
     "screening_history",
     "screening_log",
+    "security_notices",
     "set_sdv",
     "set_user_roles",
     "sign_casebook",

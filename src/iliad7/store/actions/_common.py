@@ -62,3 +62,17 @@ def require_aware(field: str, value: datetime) -> datetime:
     if not isinstance(value, datetime) or value.tzinfo is None or value.utcoffset() is None:
         raise InputError(field, f"give an aware date and time (with its UTC offset), not {value!r}")
     return value.astimezone(UTC)
+
+
+def require_instance(instance: int) -> int:
+    """A repeating form's instance number: 1 to MAX_INSTANCE, or an InputError naming `instance`."""
+    from iliad7.inputs import MAX_INSTANCE, bounded_int
+
+    return bounded_int("instance", instance, 1, MAX_INSTANCE)
+
+
+def require_visit(visit: str) -> str:
+    """A visit id as typed (stripped): plain text of at most 64 characters (the column), or an InputError."""
+    from iliad7.inputs import clean_text
+
+    return clean_text("visit", visit or "", max_length=64, single_line=True)

@@ -2,24 +2,43 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from iliad7.accounts.roles import ROLES, Capability, parse_role
+from iliad7.accounts.roles import ROLES, Capability, parse_role, role_conflicts
 from iliad7.audit import trail
-from iliad7.errors import AccessDenied, InputError
+from iliad7.errors import AccessDenied, ActionRefused, InputError
 from iliad7.store import access
 from iliad7.store.actions._common import Actor, check_channel, now
 from iliad7.store.models import RoleGrant, Site, User
+
+# User names: Django's ASCII user-name characters (letters, digits, @ . + - _), starting with a letter
+# or digit, so a name is never a path ("..", "/"), an option ("-x") or a control character.
+USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9@.+_-]{0,149}\Z")
+
+
+def check_username(username: str) -> str:
+    """The user name if it is acceptable, else InputError naming `username`."""
+    if not isinstance(username, str) or not USERNAME.match(username):
+        raise InputError(
+            "username",
+            f"{username!r} is not a user name: 1-150 characters of letters, digits and @ . + - _, "
+            "starting with a letter or digit",
+        )
+    return username
 
 
 def _resolve_roles_and_sites(roles: Iterable[str], site_codes: Iterable[str]) -> tuple[list[str], list[Site]]:
     role_list = sorted({parse_role(r).name for r in roles})
     if not role_list:
         raise InputError("role", "at least one role is required")
+    conflicts = role_conflicts(role_list)
+    if conflicts:
+        raise InputError("role", "separation of duties: " + "; ".join(conflicts) + " (give each job its own account)")
     codes = sorted({c.strip().upper() for c in site_codes})
     sites = list(Site.objects.filter(code__in=codes))
     unknown = sorted(set(codes) - {s.code for s in sites})
@@ -55,9 +74,7 @@ def add_user(
 ) -> User:
     """Create an account with its roles and sites; audited as `user.create`."""
     check_channel(channel)
-    username = username.strip()
-    if not username or len(username) > 150 or any(ch.isspace() for ch in username):
-        raise InputError("username", "a user name is 1-150 characters without spaces")
+    username = check_username(username.strip() if isinstance(username, str) else username)
     role_list, site_list = _resolve_roles_and_sites(roles, sites)
     actor_role = _authorize_account_change(acting_user, channel)
     if not password:
@@ -109,6 +126,10 @@ def set_user_roles(
         raise InputError("reason", "a role change needs a reason")
     role_list, site_list = _resolve_roles_and_sites(roles, sites)
     actor_role = _authorize_account_change(acting_user, channel)
+    if acting_user is not None and acting_user.pk == user.pk:
+        raise ActionRefused(
+            f"user {user.username!r} cannot change their own roles (separation of duties): another administrator must"
+        )
     with transaction.atomic():
         locked = User.objects.select_for_update().get(pk=user.pk)
         old = {

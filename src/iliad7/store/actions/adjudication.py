@@ -20,7 +20,7 @@ from iliad7.accounts.roles import Capability
 from iliad7.audit import trail
 from iliad7.errors import InputError, NotFound
 from iliad7.store import access
-from iliad7.store.actions._common import check_channel, now, require_text
+from iliad7.store.actions._common import check_channel, now, require_instance, require_text
 from iliad7.store.models import InfectionAdjudication, ItemValue, Participant, User
 
 FORM = "SECONDARY-INFECTION"
@@ -57,12 +57,21 @@ def _reported(participant: Participant) -> dict[int, dict[str, str]]:
 
 
 def reported_infections(user: User, participant: Participant | None = None) -> list[ReportedInfection]:
-    """Every reported infection the user may see (one participant's, or all), with its current decision."""
+    """Every reported infection the user may see (one participant's, or all), with its current decision.
+
+    The committee reaches participants through ADJUDICATE_INFECTION (it cannot view them otherwise);
+    other roles through VIEW_PARTICIPANTS.
+    """
+    capability = (
+        Capability.ADJUDICATE_INFECTION
+        if access.can(user, Capability.ADJUDICATE_INFECTION)
+        else Capability.VIEW_PARTICIPANTS
+    )
     if participant is not None:
-        access.require(user, Capability.VIEW_PARTICIPANTS, participant.site)
+        access.require(user, capability, participant.site)
         participants = [participant]
     else:
-        participants = list(access.visible_participants(user).select_related("site"))
+        participants = list(access.visible_participants(user, capability).select_related("site"))
     found: list[ReportedInfection] = []
     for p in sorted(participants, key=lambda p: p.screening_number):
         decisions: dict[int, InfectionAdjudication] = {}
@@ -98,6 +107,7 @@ def adjudicate_infection(
 ) -> InfectionAdjudication:
     """Record the committee's decision on one reported infection (a new version; audited)."""
     check_channel(channel)
+    instance = require_instance(instance)
     role = access.require(acting_user, Capability.ADJUDICATE_INFECTION, participant.site)
     if decision not in DECISIONS:
         raise InputError("decision", f"one of {', '.join(DECISIONS)}, not {decision!r}")

@@ -32,7 +32,7 @@ Nothing here reads or writes the arm.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -46,7 +46,14 @@ from iliad7.capture import CaptureContext, Derived, FieldMessage, FormCheck, der
 from iliad7.capture.checks import Raw
 from iliad7.errors import ActionRefused, InputError, NotFound
 from iliad7.store import access
-from iliad7.store.actions._common import check_channel, current_protocol, now, require_text
+from iliad7.store.actions._common import (
+    check_channel,
+    current_protocol,
+    now,
+    require_instance,
+    require_text,
+    require_visit,
+)
 from iliad7.store.models import DataQuery, ItemValue, Participant, QueryEvent, ReviewEvent, Signature, User
 
 CASEBOOK_MEANING = "I approve this casebook"
@@ -105,33 +112,49 @@ def _date_of(text: str, zone: Any) -> date | None:
         return None
 
 
-def capture_context(participant: Participant, *, visit: str = "", at: datetime | None = None) -> CaptureContext:
-    """The participant's T0, day 0 (date of dose 1 at the site), discharge, death and withdrawal, for the checks."""
-    from iliad7.store.actions.pharmacy import site_zone
-    from iliad7.store.actions.randomization import randomized_at
-    from iliad7.store.models import DoseAdministration
+# The forms whose current values end or shorten follow-up (`follow_up_dates`).
+FOLLOW_UP_FORMS = ("HOSPITAL-STAY", "DEATH", "END-OF-STUDY")
 
-    zone = site_zone(participant.site)
-    first_dose = DoseAdministration.objects.filter(participant=participant, dose_number=1).first()
-    day0 = first_dose.given_at.astimezone(zone).date() if first_dose is not None else None
+
+def follow_up_dates(
+    current: Mapping[str, Mapping[tuple[int, str], str]], zone: Any
+) -> tuple[date | None, date | None, date | None]:
+    """(discharge, death, withdrawal) site-local dates from the current values of FOLLOW_UP_FORMS.
+
+    `current` maps each form to {(instance, item): value}. Discharge is the end of the index
+    hospitalisation (the first hospital stay that is not a readmission).
+    """
     discharge: date | None = None
     stays: dict[int, dict[str, str]] = {}
-    for (instance, item), row in _current(participant, "HOSPITAL-STAY").items():
-        stays.setdefault(instance, {})[item] = row.value
+    for (instance, item), value in current.get("HOSPITAL-STAY", {}).items():
+        stays.setdefault(instance, {})[item] = value
     for instance in sorted(stays):
         stay = stays[instance]
         if stay.get("stay_type") == "hospital" and stay.get("readmission") == "false":
             discharge = _date_of(stay.get("discharged_at", ""), zone)
             break
-    death = next(
-        (_date_of(r.value, zone) for (_, i), r in _current(participant, "DEATH").items() if i == "death_date"), None
-    )
-    ending = {i: r.value for (_, i), r in _current(participant, "END-OF-STUDY").items()}
+    death = next((_date_of(v, zone) for (_, i), v in current.get("DEATH", {}).items() if i == "death_date"), None)
+    ending = {i: v for (_, i), v in current.get("END-OF-STUDY", {}).items()}
     withdrawal = (
         _date_of(ending.get("end_date", ""), zone)
         if ending.get("end_status") in ("withdrew_consent", "withdrawn_by_investigator")
         else None
     )
+    return discharge, death, withdrawal
+
+
+def capture_context(participant: Participant, *, visit: str = "", at: datetime | None = None) -> CaptureContext:
+    """The participant's T0, day 0 (date of dose 1 at the site), discharge, death and withdrawal, for the checks."""
+    from iliad7.store.actions.pharmacy import dose_given, site_zone
+    from iliad7.store.actions.randomization import randomized_at
+
+    zone = site_zone(participant.site)
+    first_dose = dose_given(participant, 1)  # as corrected
+    day0 = first_dose.given_at.astimezone(zone).date() if first_dose is not None else None
+    current: dict[str, dict[tuple[int, str], str]] = {}
+    for form in FOLLOW_UP_FORMS:
+        current[form] = {key: row.value for key, row in _current(participant, form).items()}
+    discharge, death, withdrawal = follow_up_dates(current, zone)
     return CaptureContext(
         now=at or now(),
         randomized_at=randomized_at(participant),
@@ -236,6 +259,8 @@ def save_form(
     acting_user: User,
     channel: str,
     reason: str = "",
+    only: Collection[str] | None = None,
+    item_reasons: Mapping[str, str] | None = None,
 ) -> FormSave:
     """Check and save one form; raises FormRejected (nothing stored) when any item or check fails.
 
@@ -244,20 +269,28 @@ def save_form(
     they come from, in the same transaction; one `form.save` audit row lists
     what changed.
 
+    `only` saves part of a form (the single-value write, an import): `values`
+    gives those items, the form's stored values complete what the checks see
+    (read under the participant's lock), every check runs on that whole form,
+    `required` is enforced for the items given only (a form may be filled one
+    value at a time), and every derived value of the form is recomputed.
+    `item_reasons` gives some items a reason of their own (where an imported
+    value came from), kept on their versions even when they are first entries.
+
     STUDY-DRUG follows the dose record (`record_dose_given` writes it): saving
     it here with `given` true, or at a visit whose dose is recorded, is refused
     (InputError naming `given`) with a pointer to the dose page; a dose not
     given (`given` false, with its reason) is saved here.
     """
     check_channel(channel)
-    if instance < 1:
-        raise InputError("instance", "instance numbers start at 1")
+    instance = require_instance(instance)
+    visit = require_visit(visit)
     role = access.require(acting_user, Capability.RECORD_DATA, participant.site)
     if form_id == DOSE_FORM:
         _refuse_dose_given(participant, values, visit)
     return write_form(
         participant, form_id, values, visit=visit, instance=instance, acting_user=acting_user, role=role,
-        channel=channel, reason=reason,
+        channel=channel, reason=reason, only=only, item_reasons=item_reasons,
     )  # fmt: skip
 
 
@@ -278,19 +311,47 @@ def dose_visit(dose_number: int) -> str:
 
 
 def _refuse_dose_given(participant: Participant, values: Mapping[str, Raw], visit: str) -> None:
-    from iliad7.store.models import DoseAdministration
+    from iliad7.store.actions.pharmacy import dose_given
 
     given = values.get("given")
     if given is True or (isinstance(given, str) and given.strip().lower() in ("true", "yes")):
         raise InputError("given", "a dose given is not entered on this form: " + DOSE_PAGE)
     dose = next((v.dose for v in current_protocol().schedule.visits if v.id == visit), None)
     if dose is not None:
-        recorded = DoseAdministration.objects.filter(participant=participant, dose_number=dose).first()
+        recorded = dose_given(participant, dose)
         if recorded is not None:
             raise InputError(
                 "given",
-                f"dose {dose} was recorded as given at {recorded.given_at.isoformat()}; this form follows that record",
+                f"dose {dose} was recorded as given at {recorded.given_at.isoformat()}; this form follows that record "
+                "(correct the dose itself: correct_dose)",
             )
+
+
+def _merged(spec: Any, existing: Mapping[str, ItemValue], values: Mapping[str, Raw], only: set[str]) -> dict[str, Raw]:
+    """The whole form for the checks: the stored (entered) values, with the items of `only` as given."""
+    from iliad7.capture.spec import unit_key
+
+    items = {i.id: i for i in spec.items}
+    merged: dict[str, Raw] = {}
+    for name, row in existing.items():
+        if row.derivation is None and name in items and name not in only:
+            merged[name] = row.value
+            if row.unit and items[name].units:  # an LLN keeps its analyte's unit, it has no unit of its own
+                merged[unit_key(name)] = row.unit
+    for name in only:
+        merged[name] = values.get(name)
+        if unit_key(name) in values and (name not in items or items[name].units):
+            merged[unit_key(name)] = values[unit_key(name)]
+    for key, value in values.items():  # anything else given is checked too (an unknown key is an error)
+        if key not in merged and not (key.endswith(".unit") and key.removesuffix(".unit") in only):
+            merged[key] = value
+    return merged
+
+
+def _required_of_given_only(check: FormCheck, only: set[str]) -> FormCheck:
+    """The check without `required` errors of the items not being saved (a form filled one value at a time)."""
+    kept = tuple(m for m in check.messages if not (m.kind == "required" and m.field not in only))
+    return FormCheck(check.form, check.visit, check.items, kept)
 
 
 def write_form(
@@ -304,25 +365,32 @@ def write_form(
     role: str,
     channel: str,
     reason: str = "",
+    only: Collection[str] | None = None,
+    item_reasons: Mapping[str, str] | None = None,
 ) -> FormSave:
     """`save_form` after its access check, for actions that have checked the acting user's role themselves
     (`record_dose_given` writing STUDY-DRUG). Not for views: they call `save_form`."""
     spec = form_spec(current_protocol(), form_id)
-    check = validate_form(spec, values, context=capture_context(participant, visit=visit))
-    if not check.ok:
-        raise FormRejected(check)
-    baselines: dict[str, object] = {}
-    if form_id == "LAB" and visit != "BASELINE":
-        for analyte, (text, unit) in _lab_baselines(participant).items():
-            result = check.items.get(analyte)
-            if result is not None and result.unit and result.unit == unit and text:
-                baselines[analyte] = _decimal(text)
-    derived = derive(form_id, check.parsed, baselines=baselines)
+    given = None if only is None else set(only)
     with transaction.atomic():
         locked = Participant.objects.select_for_update().select_related("site").get(pk=participant.pk)
         # Checked once for the form, under the participant's row lock (a lock set meanwhile waits for it).
         refuse_if_locked(locked, form=form_id, visit=visit, instance=instance)
         existing = {item: row for (_, item), row in _current(locked, form_id, visit, instance).items()}
+        if given is not None:
+            values = _merged(spec, existing, values, given)
+        check = validate_form(spec, values, context=capture_context(locked, visit=visit))
+        if given is not None:
+            check = _required_of_given_only(check, given)
+        if not check.ok:
+            raise FormRejected(check)
+        baselines: dict[str, object] = {}
+        if form_id == "LAB" and visit != "BASELINE":
+            for analyte, (text, unit) in _lab_baselines(locked).items():
+                result = check.items.get(analyte)
+                if result is not None and result.unit and result.unit == unit and text:
+                    baselines[analyte] = _decimal(text)
+        derived = derive(form_id, check.parsed, baselines=baselines)
         planned: list[tuple[str, str, str, str | None]] = []  # item, value, unit, derivation
         for item in spec.items:
             result = check.items[item.id]
@@ -333,6 +401,9 @@ def write_form(
             if old is not None and (old.value, old.unit) == (new_value, new_unit):
                 continue
             planned.append((item.id, new_value, new_unit, None))
+        if given is not None and not any(name in given for name, *_ in planned):
+            raise InputError(sorted(given)[0] if len(given) == 1 else "values",
+                             "the correction does not change the value or unit")  # fmt: skip
         for name, found in derived.items():
             derivation = canonical_json(found.derivation())
             old = existing.get(name)
@@ -343,21 +414,27 @@ def write_form(
             # A derived value whose inputs were cleared is cleared too, never left stale.
             if old.derivation is not None and name not in derived and (old.value, old.derivation) != ("", _CLEARED):
                 planned.append((name, "", "", _CLEARED))
-        corrections = [name for name, *_ in planned if name in existing]
+        own = {name: text for name, text in (item_reasons or {}).items() if text.strip()}
+        # A derived value follows its inputs: recomputing it is a correction only when an entered value is.
+        corrections = [
+            name for name, _, _, derived_json in planned
+            if name in existing and name not in own and derived_json is None
+        ]  # fmt: skip
         if corrections and not reason.strip():
             raise InputError("reason", f"correcting saved value(s) {', '.join(corrections)} needs a reason for change")
         written: list[ItemValue] = []
         from iliad7.store.actions.items import write_version
 
+        saved_at = now()  # one save, one moment: every version it writes carries the same time
         for name, value, unit, derived_json in planned:
-            item_reason = reason if name in existing else ""
+            item_reason = own.get(name) or (reason if name in existing else "")
             if derived_json is not None and name in existing:
-                item_reason = f"recomputed on save: {reason}"
+                item_reason = f"recomputed on save: {reason}" if reason.strip() else "recomputed on save"
             written.append(
                 write_version(
                     locked, form=form_id, item=name, value=value, unit=unit, visit=visit, instance=instance,
                     latest=existing.get(name), acting_user=acting_user, role=role, channel=channel,
-                    reason=item_reason, derivation=derived_json,
+                    reason=item_reason, derivation=derived_json, at=saved_at,
                 )
             )  # fmt: skip
         sdv_cleared = False
@@ -367,6 +444,13 @@ def write_form(
                 role=role, channel=channel, reason="data changed after source-data verification", action="form.sdv",
             )  # fmt: skip
             sdv_cleared = True
+        summary: dict[str, Any] = {
+            "written": [name for name, *_ in planned],
+            "derived": {name: found.value for name, found in derived.items()},
+            "warnings": [m.as_dict() for m in check.warnings],
+        }
+        if given is not None:
+            summary["items"] = sorted(given)
         trail.append(
             actor=acting_user.username,
             role=role,
@@ -374,11 +458,7 @@ def write_form(
             action="form.save",
             object_type="form",
             object_id=f"{locked.screening_number}/{form_id}/{visit}/{instance}",
-            new={
-                "written": [name for name, *_ in planned],
-                "derived": {name: found.value for name, found in derived.items()},
-                "warnings": [m.as_dict() for m in check.warnings],
-            },
+            new=summary,
             reason=reason,
         )
         if written and form_id in _STATUS_FORMS:
@@ -469,6 +549,8 @@ def raise_query(
 ) -> DataQuery:
     """Open a query on one item of a form (monitor at the site, or data manager); audited as `query.raise`."""
     check_channel(channel)
+    instance = require_instance(instance)
+    visit = require_visit(visit)
     role = access.require(acting_user, Capability.RAISE_QUERY, participant.site)
     text = require_text("text", text, "the query's question")
     spec = form_spec(current_protocol(), form)
@@ -559,6 +641,8 @@ def set_sdv(
 ) -> ReviewEvent:
     """Set or clear a saved form's source-data-verification flag (monitor); audited as `form.sdv`."""
     check_channel(channel)
+    instance = require_instance(instance)
+    visit = require_visit(visit)
     role = access.require(acting_user, Capability.VERIFY_SOURCE, participant.site)
     with transaction.atomic():
         locked = Participant.objects.select_for_update().get(pk=participant.pk)
@@ -576,6 +660,8 @@ def _set_lock(
     channel: str, reason: str,
 ) -> ReviewEvent:  # fmt: skip
     check_channel(channel)
+    instance = require_instance(instance)
+    visit = require_visit(visit)
     role = access.require(acting_user, Capability.LOCK_DATA, participant.site)
     reason = require_text("reason", reason, "the reason for the lock change")
     with transaction.atomic():
@@ -686,7 +772,13 @@ def casebook_problems(participant: Participant) -> list[str]:
 
 
 def sign_casebook(
-    participant: Participant, *, acting_user: User, password: str, otp_token: str, channel: str = "web"
+    participant: Participant,
+    *,
+    acting_user: User,
+    password: str,
+    otp_token: str,
+    channel: str = "web",
+    source: Any = None,
 ) -> Signature:
     """The investigator's signature of the casebook, "I approve this casebook" (see the module's rule)."""
     from iliad7.store.actions.signatures import sign_record
@@ -696,4 +788,4 @@ def sign_casebook(
     problems = casebook_problems(participant)
     if problems:
         raise ActionRefused(f"the casebook of {participant.screening_number} cannot be signed: {'; '.join(problems)}")
-    return sign_record(acting_user, participant, CASEBOOK_MEANING, password, otp_token, channel=channel)
+    return sign_record(acting_user, participant, CASEBOOK_MEANING, password, otp_token, channel=channel, source=source)

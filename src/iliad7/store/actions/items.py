@@ -4,13 +4,20 @@
 and `POST /api/participants/{sn}/items`): it checks the value against the
 protocol's form first (`iliad7.capture.validate_item`: the form and item
 exist, the visit is one of the form's, the type, choice, unit and physical
-range) and stores nothing otherwise. `record_item_value` below it writes
-without those checks; it is for callers that have checked the whole form
-already (`save_form`, which also writes the derived values) or that import
-data with their own checks.
+range), then saves it as part of its form through `save_form(only=...)`: the
+form's cross-field checks run on the whole form as stored with the new value,
+and every value derived from the form (NEWS2 of VITALS, SOFA, the WHO scale,
+CTCAE grades) is recomputed in the same transaction. Nothing is stored when a
+check fails.
+
+`record_item_value` writes one version without any of those checks; no
+application code calls it (imports go through `save_form` too; a test greps
+the sources): it remains for the tests of item versioning itself.
 """
 
 from __future__ import annotations
+
+from datetime import datetime
 
 from django.db import transaction
 
@@ -18,7 +25,7 @@ from iliad7.accounts.roles import Capability
 from iliad7.audit import trail
 from iliad7.errors import InputError, NotFound
 from iliad7.store import access
-from iliad7.store.actions._common import check_channel, current_protocol, now
+from iliad7.store.actions._common import check_channel, current_protocol, now, require_instance, require_visit
 from iliad7.store.models import ItemValue, Participant, User
 
 
@@ -56,10 +63,10 @@ def record_item_value(
     form or casebook refuses the write (`ActionRefused`).
     """
     check_channel(channel)
+    instance = require_instance(instance)
+    visit = require_visit(visit)
     form = _required("form", form)
     item = _required("item", item)
-    if instance < 1:
-        raise InputError("instance", "instance numbers start at 1")
     role = access.require(acting_user, Capability.RECORD_DATA, participant.site)
     with transaction.atomic():
         # Lock the participant so two corrections cannot claim the same version number.
@@ -95,6 +102,7 @@ def write_version(
     channel: str,
     reason: str,
     derivation: str | None,
+    at: datetime | None = None,
 ) -> ItemValue:
     """Write the next version of one item and its audit record.
 
@@ -114,7 +122,7 @@ def write_version(
         value=value,
         unit=unit,
         recorded_by=acting_user,
-        recorded_at=now(),
+        recorded_at=at or now(),
         reason=reason,
         channel=channel,
         derivation=derivation,
@@ -179,10 +187,10 @@ def record_form_item(
     from iliad7.store.actions.capture import capture_context
 
     check_channel(channel)
+    instance = require_instance(instance)
+    visit = require_visit(visit)
     form = _required("form", form)
     item = _required("item", item)
-    if instance < 1:
-        raise InputError("instance", "instance numbers start at 1")
     access.require(acting_user, Capability.RECORD_DATA, participant.site)
     protocol = current_protocol()
     try:
@@ -200,10 +208,20 @@ def record_form_item(
             field, "; ".join(m.message if m.field == field else f"{m.field}: {m.message}" for m in check.errors)
         )
     result = check.items[item]
-    return record_item_value(
-        participant, form=spec.id, item=item, value=result.stored, unit=result.unit if result.value is not None else "",
-        visit=visit, instance=instance, acting_user=acting_user, channel=channel, reason=reason,
-    )  # fmt: skip
+    from iliad7.capture.spec import unit_key
+    from iliad7.store.actions.capture import FormRejected, save_form
+
+    given = {item: result.stored, unit_key(item): result.unit if result.value is not None else ""}
+    try:
+        saved = save_form(
+            participant, spec.id, given, visit=visit, instance=instance, acting_user=acting_user, channel=channel,
+            reason=reason, only={item},
+        )  # fmt: skip
+    except FormRejected as exc:
+        first = exc.messages[0]
+        field = _public_field(first.field, item, first.kind)
+        raise InputError(field, "; ".join(f"{m.field}: {m.message}" for m in exc.messages)) from None
+    return next(v for v in saved.written if v.item == item)
 
 
 def item_history(

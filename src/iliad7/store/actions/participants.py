@@ -8,6 +8,7 @@ from iliad7.accounts.roles import Capability
 from iliad7.accounts.status import ParticipantStatus, check_transition
 from iliad7.audit import trail
 from iliad7.errors import ActionRefused, InputError
+from iliad7.inputs import screening_number as valid_screening_number
 from iliad7.store import access
 from iliad7.store.actions._common import check_channel, now
 from iliad7.store.models import Participant, Site, User
@@ -29,18 +30,27 @@ def create_participant(
     channel: str,
     screening_number: str | None = None,
 ) -> Participant:
-    """Screen a new participant at `site` (status `screened`); audited as `participant.create`."""
+    """Screen a new participant at `site` (status `screened`); audited as `participant.create`.
+
+    A given screening number must follow the one pattern (`iliad7.inputs.screening_number`: the
+    site's code, `-S`, 3 to 6 digits) and is upper-cased; a number already used, in any case, is
+    refused. Without one, the site's next number is assigned.
+    """
     check_channel(channel)
     if isinstance(site, str):
-        found = Site.objects.filter(code=site.strip().upper()).first()
+        code = site.strip().upper()
+        found = Site.objects.filter(code=code).first() if code.isascii() and code.isalnum() else None
         if found is None:
             raise InputError("site", f"unknown site {site!r}")
         site = found
     role = access.require(acting_user, Capability.SCREEN_PARTICIPANT, site)
+    given = None
+    if screening_number is not None and (not isinstance(screening_number, str) or screening_number.strip()):
+        given = valid_screening_number(screening_number, site.code)
     with transaction.atomic():
         locked_site = Site.objects.select_for_update().get(pk=site.pk)
-        number = (screening_number or "").strip() or _next_screening_number(locked_site)
-        if Participant.objects.filter(screening_number=number).exists():
+        number = given or _next_screening_number(locked_site)
+        if Participant.objects.filter(screening_number__iexact=number).exists():
             raise InputError("screening_number", f"screening number {number!r} is already used")
         participant = Participant.objects.create(
             screening_number=number,

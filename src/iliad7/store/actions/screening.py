@@ -85,8 +85,11 @@ def save_screening(
 ) -> ScreeningVersion:
     """Append a version of the participant's screening record with its verdict; audited as `screening.save`.
 
-    The first save needs no reason; a later one (a correction or completion) is
-    kept with the reason given, or "record completed" when none is.
+    The first save needs no reason. A later save that changes or removes a
+    value saved before is a correction and needs a reason (InputError naming
+    `reason`, nothing saved); one that only fills in values not given before
+    is kept with the reason given, or "record completed". A save that changes
+    nothing is refused (InputError naming `record`).
     """
     from iliad7.eligibility import screen
 
@@ -102,7 +105,15 @@ def save_screening(
             )
         latest = ScreeningVersion.objects.filter(participant=locked).order_by("-version").first()
         version_number = 1 if latest is None else latest.version + 1
-        why = reason.strip() or ("" if latest is None else "record completed")
+        why = reason.strip()
+        if latest is not None:
+            corrected, added = record_changes(latest.data, plain)
+            if not corrected and not added:
+                raise InputError("record", "the screening record is unchanged: nothing to save")
+            if corrected and not why:
+                shown = ", ".join(corrected[:5]) + (" ..." if len(corrected) > 5 else "")
+                raise InputError("reason", f"correcting saved screening value(s) {shown} needs a reason for change")
+            why = why or "record completed"
         version = ScreeningVersion.objects.create(
             participant=locked,
             version=version_number,
@@ -134,6 +145,29 @@ def save_screening(
             reason=why,
         )
     return version
+
+
+def _leaves(value: Any, path: str = "") -> dict[str, Any]:
+    """A JSON value as {path: scalar}, with null and empty values left out (not given)."""
+    if isinstance(value, dict):
+        found: dict[str, Any] = {}
+        for key, inner in value.items():
+            found.update(_leaves(inner, f"{path}.{key}" if path else str(key)))
+        return found
+    if isinstance(value, list):
+        found = {}
+        for index, inner in enumerate(value):
+            found.update(_leaves(inner, f"{path}[{index}]"))
+        return found
+    return {} if value is None or value == "" else {path: value}
+
+
+def record_changes(old: Any, new: Any) -> tuple[list[str], list[str]]:
+    """(paths whose saved value changed or was removed: corrections; paths given for the first time)."""
+    before, after = _leaves(old), _leaves(new)
+    corrected = sorted(p for p, v in before.items() if p not in after or after[p] != v)
+    added = sorted(p for p in after if p not in before)
+    return corrected, added
 
 
 def latest_screening(participant: Participant) -> ScreeningVersion | None:

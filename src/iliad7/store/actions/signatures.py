@@ -1,6 +1,9 @@
 """Electronic signatures (21 CFR 11.50, 11.70, 11.200).
 
-Signing asks again for the password and the second factor. The signature
+Signing asks again for the password and the second factor. A wrong password
+and a wrong code get one and the same answer (field `credentials`), and count
+against the (user, source) pair like failed sign-ins (`iliad7.store.throttle`):
+signing is no oracle for guessing either secret. The signature
 row shows the printed name, the UTC date and time and the meaning, and holds
 two hashes: `content_hash` over the signed record's content at signing time,
 and `binding_hash` over the signature's own fields together with the target's
@@ -12,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
 
@@ -20,11 +23,20 @@ from iliad7.accounts.roles import Capability
 from iliad7.audit import trail
 from iliad7.audit.chain import canonical_json, format_time
 from iliad7.errors import InputError, ReauthenticationFailed
-from iliad7.store import access
+from iliad7.store import access, throttle
 from iliad7.store.actions._common import check_channel, now
 from iliad7.store.actions.items import current_values
 from iliad7.store.actions.security import record_security_event
-from iliad7.store.models import ItemValue, Participant, Signature, User
+from iliad7.store.models import DoseCorrection, ItemValue, Participant, Signature, User
+
+Signable = Participant | ItemValue | DoseCorrection
+
+if TYPE_CHECKING:
+    from django.http import HttpRequest
+
+# One answer for a wrong password and a wrong code: which one was wrong is not said.
+CREDENTIALS = "credentials"
+CREDENTIALS_REFUSED = "the password or the code from your authenticator does not match"
 
 
 def _sha256(value: Any) -> str:
@@ -43,7 +55,7 @@ def _item_content(v: ItemValue) -> dict[str, Any]:
     }
 
 
-def signable_content(target: Participant | ItemValue) -> tuple[str, str, dict[str, Any]]:
+def signable_content(target: Signable) -> tuple[str, str, dict[str, Any]]:
     """(target type, target id, content) of a record that can be signed."""
     if isinstance(target, Participant):
         return (
@@ -61,6 +73,21 @@ def signable_content(target: Participant | ItemValue) -> tuple[str, str, dict[st
         content = _item_content(target)
         content["participant"] = target.participant.screening_number
         return "item_value", str(target.pk), content
+    if isinstance(target, DoseCorrection):
+        return (
+            "dose_correction",
+            str(target.pk),
+            {
+                "participant": target.dose.participant.screening_number,
+                "dose_number": target.dose.dose_number,
+                "version": target.version,
+                "given_at": format_time(target.given_at),
+                "injection_site": target.injection_site,
+                "volume_ml": str(target.volume_ml),
+                "local_reaction": target.local_reaction,
+                "reason": target.reason,
+            },
+        )
     raise TypeError(f"cannot sign a {type(target).__name__}")
 
 
@@ -87,35 +114,98 @@ def _binding(
     )
 
 
-def _site_of(target: Participant | ItemValue) -> Any:
+def _site_of(target: Signable) -> Any:
+    if isinstance(target, DoseCorrection):
+        return target.dose.participant.site
     return target.site if isinstance(target, Participant) else target.participant.site
 
 
 def _check_second_factor(user: User, otp_token: str) -> bool:
     from django_otp import devices_for_user
 
-    return any(device.verify_token(otp_token.strip()) for device in devices_for_user(user, confirmed=True))
+    token = (otp_token or "").strip()
+    # A code is 6 to 8 ASCII digits; anything else is wrong without asking the device.
+    if not (token.isascii() and token.isdigit() and 6 <= len(token) <= 8):
+        return False
+    return any(device.verify_token(token) for device in devices_for_user(user, confirmed=True))
+
+
+def check_secrets(
+    user: User,
+    *,
+    password: str | None,
+    otp_token: str,
+    gate: str,
+    source: HttpRequest | None,
+    on_refusal: Any,
+) -> None:
+    """Check the password (unless None) and the TOTP code again, throttled per (user, source).
+
+    Refused alike (ReauthenticationFailed on `credentials`) for a wrong password, a wrong code or
+    no enrolled device; `on_refusal()` audits the refusal before it is raised. The code is not
+    tried when the password is wrong, so guessing passwords cannot wear the code out either.
+    While the pair waits, TooManyAttempts, whatever was given.
+    """
+    with throttle.guarded(source, user.username, gate) as request:
+        ok = (password is None or user.check_password(password or "")) and _check_second_factor(user, otp_token)
+        if not ok:
+            on_refusal()
+            throttle.failed(request, user.username, gate)
+            raise ReauthenticationFailed(CREDENTIALS, CREDENTIALS_REFUSED)
+        throttle.passed(request, user.username)
 
 
 def sign_record(
     user: User,
-    target: Participant | ItemValue,
+    target: Signable,
     meaning: str,
     password: str,
     otp_token: str,
     *,
     channel: str = "web",
+    source: HttpRequest | None = None,
 ) -> Signature:
-    """Sign `target` as `user`, re-checking password and TOTP; audited as `signature.apply`."""
+    """Sign `target` as `user`, re-checking password and TOTP; audited as `signature.apply`.
+
+    `source` is the request the secrets came with (None: the command line on the server); its
+    address is the source whose failures are counted.
+    """
     check_channel(channel)
     meaning = meaning.strip()
     if not meaning:
         raise InputError("meaning", "a signature states its meaning, e.g. 'I approve this casebook'")
     role = access.require(user, Capability.SIGN_CASEBOOK, _site_of(target))
     target_type, target_id, _ = signable_content(target)
+    verify_signer(
+        user, password, otp_token, role=role, target_type=target_type, target_id=target_id, channel=channel,
+        source=source,
+    )  # fmt: skip
+    with transaction.atomic():
+        if isinstance(target, Participant):
+            target = Participant.objects.select_for_update().select_related("site").get(pk=target.pk)
+        return apply_signature(user, target, meaning, role=role, channel=channel)
 
-    def refuse(field: str, message: str) -> ReauthenticationFailed:
-        # Committed on its own: a failed signing attempt must stay in the trail.
+
+def verify_signer(
+    user: User,
+    password: str,
+    otp_token: str,
+    *,
+    role: str,
+    target_type: str,
+    target_id: str,
+    channel: str,
+    source: HttpRequest | None = None,
+) -> None:
+    """The signer's password and second factor again, throttled per (user, source); ReauthenticationFailed,
+    with the refusal audited, if not (one answer for either secret).
+
+    Call it before the signing transaction: the refusal commits on its own and stays in the trail.
+    `source` is the request the secrets came with (None: the command line on the server).
+    """
+
+    def refused() -> None:
+        # Committed on its own: a failed signing attempt must stay in the trail (without saying which secret).
         record_security_event(
             "signature.refused",
             actor=user.username,
@@ -123,57 +213,53 @@ def sign_record(
             channel=channel,
             object_type=target_type,
             object_id=target_id,
-            detail={"failed": field},
+            detail={"failed": CREDENTIALS, "ip": throttle.source_text(source)},
         )
-        return ReauthenticationFailed(field, message)
 
-    if not user.check_password(password):
-        raise refuse("password", "the password does not match")
-    if not _check_second_factor(user, otp_token):
-        raise refuse("otp_token", "the second-factor code does not match (or none is enrolled)")
+    check_secrets(user, password=password, otp_token=otp_token, gate="signature", source=source, on_refusal=refused)
 
-    with transaction.atomic():
-        if isinstance(target, Participant):
-            target = Participant.objects.select_for_update().select_related("site").get(pk=target.pk)
-        target_type, target_id, content = signable_content(target)
-        content_hash = _sha256(content)
-        signed_at = now()
-        printed_name = user.printed_name()
-        binding = _binding(
-            signer=user.username,
-            printed_name=printed_name,
-            signed_at=format_time(signed_at),
-            meaning=meaning,
-            target_type=target_type,
-            target_id=target_id,
-            content_hash=content_hash,
-        )
-        signature = Signature.objects.create(
-            signer=user,
-            printed_name=printed_name,
-            signed_at=signed_at,
-            meaning=meaning,
-            target_type=target_type,
-            target_id=target_id,
-            content_hash=content_hash,
-            binding_hash=binding,
-            channel=channel,
-        )
-        trail.append(
-            actor=user.username,
-            role=role,
-            channel=channel,
-            action="signature.apply",
-            object_type=target_type,
-            object_id=target_id,
-            new={
-                "signature": signature.pk,
-                "printed_name": printed_name,
-                "meaning": meaning,
-                "content_hash": content_hash,
-                "binding_hash": binding,
-            },
-        )
+
+def apply_signature(user: User, target: Signable, meaning: str, *, role: str, channel: str) -> Signature:
+    """The signature row and its audit record, in the caller's transaction, after `verify_signer`."""
+    target_type, target_id, content = signable_content(target)
+    content_hash = _sha256(content)
+    signed_at = now()
+    printed_name = user.printed_name()
+    binding = _binding(
+        signer=user.username,
+        printed_name=printed_name,
+        signed_at=format_time(signed_at),
+        meaning=meaning,
+        target_type=target_type,
+        target_id=target_id,
+        content_hash=content_hash,
+    )
+    signature = Signature.objects.create(
+        signer=user,
+        printed_name=printed_name,
+        signed_at=signed_at,
+        meaning=meaning,
+        target_type=target_type,
+        target_id=target_id,
+        content_hash=content_hash,
+        binding_hash=binding,
+        channel=channel,
+    )
+    trail.append(
+        actor=user.username,
+        role=role,
+        channel=channel,
+        action="signature.apply",
+        object_type=target_type,
+        object_id=target_id,
+        new={
+            "signature": signature.pk,
+            "printed_name": printed_name,
+            "meaning": meaning,
+            "content_hash": content_hash,
+            "binding_hash": binding,
+        },
+    )
     return signature
 
 
@@ -183,7 +269,9 @@ class SignatureCheck:
     reason: str
 
 
-def _load_target(target_type: str, target_id: str) -> Participant | ItemValue | None:
+def _load_target(target_type: str, target_id: str) -> Signable | None:
+    if target_type == "dose_correction" and target_id.isdigit():
+        return DoseCorrection.objects.select_related("dose__participant__site").filter(pk=int(target_id)).first()
     if target_type == "participant":
         return Participant.objects.select_related("site").filter(screening_number=target_id).first()
     if target_type == "item_value" and target_id.isdigit():

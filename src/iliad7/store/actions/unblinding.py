@@ -9,19 +9,22 @@ the events with `unblinding_events`.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
 
 from iliad7.accounts.roles import Capability
 from iliad7.audit import trail
 from iliad7.audit.chain import format_time
-from iliad7.errors import AccessDenied, ReauthenticationFailed
-from iliad7.store import access
+from iliad7.errors import AccessDenied
+from iliad7.store import access, throttle
 from iliad7.store.actions._common import check_channel, now, require_text
 from iliad7.store.actions.security import record_security_event
-from iliad7.store.actions.signatures import _check_second_factor
+from iliad7.store.actions.signatures import CREDENTIALS, check_secrets
 from iliad7.store.models import AllocationSlot, Participant, UnblindingEvent, User
+
+if TYPE_CHECKING:
+    from django.http import HttpRequest
 
 
 def unblind_participant(
@@ -31,8 +34,12 @@ def unblind_participant(
     reason: str,
     otp_token: str,
     channel: str,
+    source: HttpRequest | None = None,
 ) -> str:
-    """The participant's arm, for the investigator at their site who gives a reason and a valid TOTP code."""
+    """The participant's arm, for the investigator at their site who gives a reason and a valid TOTP code.
+
+    Wrong codes count against (user, source) like failed sign-ins (`iliad7.store.throttle`).
+    """
     check_channel(channel)
     role = access.require(acting_user, Capability.UNBLIND, participant.site)
     reason = require_text("reason", reason, "the reason for the emergency unblinding")
@@ -40,7 +47,8 @@ def unblind_participant(
     if not AllocationSlot.objects.filter(participant=participant).exists():
         # Worded as access_allocation words it: nothing to say about a participant's allocation.
         raise AccessDenied(f"no allocation of participant {number!r} visible to {acting_user.username!r}")
-    if not _check_second_factor(acting_user, otp_token or ""):
+
+    def refused() -> None:
         # Committed on its own: a failed attempt stays in the trail.
         record_security_event(
             "unblinding.refused",
@@ -49,10 +57,11 @@ def unblind_participant(
             channel=channel,
             object_type="participant",
             object_id=number,
-            detail={"failed": "otp_token"},
+            detail={"failed": CREDENTIALS, "ip": throttle.source_text(source)},
             reason=reason,
         )
-        raise ReauthenticationFailed("otp_token", "the second-factor code does not match (or none is enrolled)")
+
+    check_secrets(acting_user, password=None, otp_token=otp_token, gate="unblinding", source=source, on_refusal=refused)
     with transaction.atomic():
         locked = Participant.objects.select_for_update().get(pk=participant.pk)
         event = UnblindingEvent.objects.create(
@@ -72,12 +81,16 @@ def unblind_participant(
     return arm
 
 
-def unblinding_events(user: User) -> list[dict[str, Any]]:
+def unblinding_events(user: User, *, channel: str = "cli") -> list[dict[str, Any]]:
     """Every emergency unblinding (who, when, why, which participant; never the arm), oldest first.
 
-    For sponsor viewers, DSMB members and data managers; others are refused.
+    For sponsor viewers, DSMB members and data managers; others are refused. The read is audited
+    (`read.unblinding_events`).
     """
-    access.require(user, Capability.VIEW_UNBLINDING_EVENTS)
+    from iliad7.store.actions.reads import audit_read
+
+    role = access.require(user, Capability.VIEW_UNBLINDING_EVENTS)
+    audit_read(user, "unblinding_events", channel=channel, role=role)
     return [
         {
             "id": e.pk,

@@ -1,0 +1,177 @@
+"""The variable tables of the published implementation guides, for the domains this trial submits.
+
+Transcribed (variable names and Core designations only) from:
+
+- CDISC SDTM Implementation Guide: Human Clinical Trials, Version 3.4 (CDISC, 2021-11-29),
+  section 5 (special purpose), 6 (general observation classes), 7 (trial design) and
+  8 (relationship datasets); Core is Req (present, never null), Exp (present, may be null) or
+  Perm (may be present);
+- CDISC ADaM Implementation Guide Version 1.3 (CDISC, 2021-11-29): ADSL (section 3.2) and the
+  Basic Data Structure (section 3.3); ADaM Structure for Occurrence Data (OCCDS) Version 1.1
+  (2021-11-29) for ADAE; ADaM Basic Data Structure for Time-to-Event Analyses Version 1.0 (2012).
+  ADaM's Core is Req, Cond (required under a condition, checked as expected here) or Perm.
+
+Only the domains and datasets written here are carried, and within them the variables this
+trial uses or the guide requires or expects (`tests/standards/test_standards_ig.py` checks every
+dataset against them). `IG_VERSIONS` names the versions; docs/standards.md has the sources.
+"""
+
+from __future__ import annotations
+
+IG_VERSIONS = {"SDTM": "SDTMIG 3.4", "ADaM": "ADaMIG 1.3"}
+
+
+def _t(req: str, exp: str = "", perm: str = "") -> dict[str, str]:
+    table = {name: "Req" for name in req.split()}
+    table |= {name: "Exp" for name in exp.split()}
+    table |= {name: "Perm" for name in perm.split()}
+    return table
+
+
+_TIMING = "VISITNUM VISIT VISITDY EPOCH"
+SDTM: dict[str, dict[str, str]] = {
+    # ---- special purpose ----
+    "DM": _t(
+        "STUDYID DOMAIN USUBJID SUBJID SITEID SEX COUNTRY",
+        "RFSTDTC RFENDTC RFXSTDTC RFXENDTC RFICDTC RFPENDTC DTHDTC DTHFL AGE AGEU RACE ARMCD ARM ACTARMCD ACTARM "
+        "ARMNRS ACTARMUD",
+        "INVID INVNAM BRTHDTC ETHNIC DMDTC DMDY",
+    ),
+    "SE": _t("STUDYID DOMAIN USUBJID SESEQ ETCD SESTDTC", "ELEMENT TAETORD EPOCH SEENDTC", "SEUPDES SESTDY SEENDY"),
+    "SV": _t(
+        "STUDYID DOMAIN USUBJID VISITNUM",
+        "VISIT SVSTDTC SVENDTC",
+        "VISITDY SVPRESP SVOCCUR SVREASOC EPOCH SVSTDY SVENDY SVUPDES",
+    ),
+    # ---- events ----
+    "DS": _t(
+        "STUDYID DOMAIN USUBJID DSSEQ DSTERM DSDECOD",
+        "DSCAT DSSTDTC",
+        "DSSPID DSGRPID DSREFID DSSCAT EPOCH DSDTC DSSTDY DSDY",
+    ),
+    "AE": _t(
+        "STUDYID DOMAIN USUBJID AESEQ AETERM AEDECOD",
+        "AELLT AELLTCD AEPTCD AEHLT AEHLTCD AEHLGT AEHLGTCD AEBODSYS AEBDSYCD AESOC AESOCCD AESER AEACN AEREL "
+        "AESTDTC AEENDTC",
+        "AESPID AEGRPID AEREFID AEMODIFY AECAT AESCAT AEPRESP AELOC AESEV AEACNOTH AERELNST AEPATT AEOUT AESCAN "
+        "AESCONG AESDISAB AESDTH AESHOSP AESLIFE AESOD AESMIE AECONTRT AETOXGR EPOCH AEDTC AESTDY AEENDY AEDUR "
+        "AEENRF AEENRTPT AEENTPT",
+    ),
+    "HO": _t(
+        "STUDYID DOMAIN USUBJID HOSEQ HOTERM",
+        "HOSTDTC",
+        "HOGRPID HOREFID HOSPID HODECOD HOCAT HOSCAT HOPRESP HOOCCUR EPOCH HOENDTC HOSTDY HOENDY HODUR",
+    ),
+    "CE": _t(
+        "STUDYID DOMAIN USUBJID CESEQ CETERM",
+        "",
+        "CEGRPID CEREFID CESPID CEMODIFY CEDECOD CEPTCD CECAT CESCAT CEPRESP CEOCCUR CESTAT CEREASND CEBODSYS CESEV "
+        "CESER EPOCH CEDTC CESTDTC CEENDTC CEDY CESTDY CEENDY",
+    ),
+    # ---- interventions ----
+    "EX": _t(
+        "STUDYID DOMAIN USUBJID EXSEQ EXTRT",
+        "EXDOSE EXDOSU EXDOSFRM EXSTDTC EXENDTC",
+        "EXREFID EXSPID EXLNKID EXCAT EXDOSFRQ EXROUTE EXLOT EXVAMT EXVAMTU EXLOC EXLAT EXDIR EXFAST EXADJ "
+        + _TIMING
+        + " EXSTDY EXENDY",
+    ),
+    "PR": _t(
+        "STUDYID DOMAIN USUBJID PRSEQ PRTRT",
+        "PRSTDTC",
+        "PRSPID PRGRPID PRDECOD PRCAT PRSCAT PRPRESP PROCCUR PRLOC PRLAT " + _TIMING + " PRENDTC PRSTDY PRENDY",
+    ),
+    # ---- findings ----
+    "IE": _t(
+        "STUDYID DOMAIN USUBJID IESEQ IETESTCD IETEST IECAT IEORRES IESTRESC",
+        "IEDTC",
+        "IESPID IESCAT " + _TIMING + " IEDY",
+    ),
+    "LB": _t(
+        "STUDYID DOMAIN USUBJID LBSEQ LBTESTCD LBTEST",
+        "LBCAT LBORRES LBORRESU LBORNRLO LBORNRHI LBSTRESC LBSTRESN LBSTRESU LBSTNRLO LBSTNRHI LBNRIND LBLOBXFL "
+        "VISITNUM LBDTC",
+        "LBSPID LBGRPID LBREFID LBSCAT LBSTAT LBREASND LBNAM LBSPEC LBMETHOD LBLOINC LBFAST LBTOX LBTOXGR "
+        "VISIT VISITDY EPOCH LBDY LBTPT LBTPTNUM",
+    ),
+    "CP": _t(
+        "STUDYID DOMAIN USUBJID CPSEQ CPTESTCD CPTEST",
+        "CPMRKSTR CPORRES CPSTRESC VISITNUM CPDTC",
+        "CPSPID CPGRPID CPREFID CPSBMRKS CPCELSTA CPCSMRKS CPCAT CPSCAT CPORRESU CPSTRESN CPSTRESU CPSPEC "
+        "CPMETHOD CPLOBXFL VISIT VISITDY EPOCH CPDY",
+    ),
+    "MB": _t(
+        "STUDYID DOMAIN USUBJID MBSEQ MBTESTCD MBTEST",
+        "MBORRES MBSTRESC MBLOBXFL VISITNUM MBDTC",
+        "MBSPID MBGRPID MBREFID MBTSTDTL MBCAT MBSCAT MBORRESU MBSTRESN MBSTRESU MBSTAT MBREASND MBNAM MBLOINC "
+        "MBSPEC MBLOC MBMETHOD VISIT VISITDY EPOCH MBDY",
+    ),
+    "VS": _t(
+        "STUDYID DOMAIN USUBJID VSSEQ VSTESTCD VSTEST",
+        "VSORRES VSORRESU VSSTRESC VSSTRESN VSSTRESU VSLOBXFL VISITNUM VSDTC",
+        "VSSPID VSGRPID VSCAT VSSCAT VSPOS VSSTAT VSREASND VSLOC VSLAT VISIT VISITDY EPOCH VSDY VSTPT VSTPTNUM",
+    ),
+    "RS": _t(
+        "STUDYID DOMAIN USUBJID RSSEQ RSTESTCD RSTEST",
+        "RSORRES RSSTRESC RSLOBXFL VISITNUM RSDTC",
+        "RSSPID RSGRPID RSLNKID RSCAT RSSCAT RSORRESU RSSTRESN RSSTRESU RSSTAT RSREASND RSEVAL VISIT VISITDY "
+        "EPOCH RSDY",
+    ),
+    "FA": _t(
+        "STUDYID DOMAIN USUBJID FASEQ FATESTCD FATEST FAOBJ",
+        "FAORRES FASTRESC FADTC",
+        "FASPID FAGRPID FALNKID FACAT FASCAT FAORRESU FASTRESN FASTRESU FASTAT FAREASND FAEVAL " + _TIMING + " FADY",
+    ),
+    "DD": _t(
+        "STUDYID DOMAIN USUBJID DDSEQ DDTESTCD DDTEST",
+        "DDORRES DDSTRESC DDDTC",
+        "DDSPID DDSTRESN DDSTRESU DDEVAL EPOCH DDDY",
+    ),
+    # ---- trial design ----
+    "TS": _t(
+        "STUDYID DOMAIN TSSEQ TSPARMCD TSPARM",
+        "TSVAL TSVALNF TSVALCD TSVCDREF TSVCDVER",
+        "TSGRPID " + " ".join(f"TSVAL{i}" for i in range(1, 10)),
+    ),
+    "TA": _t("STUDYID DOMAIN ARMCD ARM TAETORD ETCD", "ELEMENT TABRANCH TATRANS EPOCH"),
+    "TE": _t("STUDYID DOMAIN ETCD ELEMENT TESTRL", "", "TEENRL TEDUR"),
+    "TV": _t("STUDYID DOMAIN VISITNUM", "VISIT ARMCD TVSTRL", "VISITDY ARM TVENRL"),
+    "TI": _t("STUDYID DOMAIN IETESTCD IETEST IECAT", "", "IESCAT TIRL TIVERS"),
+    # ---- relationships ----
+    "SUPPQUAL": _t("STUDYID RDOMAIN USUBJID QNAM QLABEL QVAL QORIG", "IDVAR IDVARVAL QEVAL"),
+    "RELREC": _t("STUDYID RDOMAIN IDVAR RELID", "USUBJID IDVARVAL RELTYPE"),
+}
+
+ADAM: dict[str, dict[str, str]] = {
+    "ADSL": _t(
+        "STUDYID USUBJID SUBJID SITEID AGE AGEU SEX RACE ARM ACTARM TRT01P",
+        # Cond: TRT01A (actual treatment differs from planned in a randomized trial), TRTSDT/TRTEDT
+        # (an investigational product), the population flags the SAP uses.
+        "TRT01A TRTSDT TRTEDT ITTFL SAFFL",
+        "ETHNIC AGEGR1 AGEGR1N TRT01PN TRT01AN RANDDT RANDFL SCRFFL MITTFL PPROTFL DTHFL DTHDT DTHDY LSTALVDT "
+        "LSTALVDY NDOSES OSFD45 COUNTRY",
+    ),
+    "BDS": _t(
+        "STUDYID USUBJID PARAM PARAMCD",
+        "AVAL TRTP TRTA ADT ADY AVISIT AVISITN BASE CHG ABLFL SRCDOM SRCVAR SRCSEQ",
+        "PARAMN AVALC ANL01FL DTYPE TRT01P TRT01A TRTPN TRTAN ADTM",
+    ),
+    "ADTTE": _t(
+        "STUDYID USUBJID PARAM PARAMCD AVAL STARTDT ADT CNSR",
+        "TRTP TRTA",
+        "PARAMN EVNTDESC CNSDTDSC SRCDOM SRCVAR SRCSEQ TRT01P TRT01A TRTPN TRTAN",
+    ),
+    "OCCDS": _t(
+        "STUDYID USUBJID AETERM AEDECOD AEBODSYS AESOC TRTA",
+        "AESEQ ASTDT AENDT ASTDY TRTEMFL",
+        "AESER AEOUT AEREL AETOXGR ATOXGRN AESTDTC AEENDTC AENDY TRTAN TRT01A SRCDOM SRCVAR SRCSEQ",
+    ),
+}
+
+
+def table(standard: str, name: str) -> dict[str, str] | None:
+    """The IG table a dataset is checked against (SUPP-- against SUPPQUAL, ADLB against BDS, ...)."""
+    if standard == "SDTM":
+        return SDTM.get("SUPPQUAL" if name.startswith("SUPP") else name)
+    structure = {"ADSL": "ADSL", "ADTTE": "ADTTE", "ADAE": "OCCDS"}.get(name, "BDS")
+    return ADAM[structure]
