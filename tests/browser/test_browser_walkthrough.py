@@ -436,7 +436,11 @@ def _walk(walk: Walk) -> None:
     now = datetime.now(UTC)
 
     def record_dose(number: str, dose: str, at: datetime) -> str:
+        # From the participant's overview, the Doses tab: HTMX swaps in the section and its address.
         walk.go(f"/participants/{number}/")
+        page.locator('nav[aria-label="Participant sections"]').get_by_role("link", name="Doses").click()
+        page.wait_for_url(f"**/participants/{number}/doses/")
+        page.locator("#dose-form").wait_for()
         page.get_by_label("Dose number").fill(dose)
         page.get_by_label("Given at (UTC)").fill(at.strftime("%Y-%m-%dT%H:%M"))
         page.get_by_label("Injection site").select_option("left_deltoid")
@@ -453,6 +457,10 @@ def _walk(walk: Walk) -> None:
     assert "Dose 1 recorded" in record_dose(sn, "1", dose1_at), page.content()[:3000]
     refused = record_dose(sn, "2", datetime.now(UTC))
     assert "Dose not recorded" in refused and "72 h" in refused, refused
+    # Refused, the form keeps what was typed: nothing to type again.
+    assert page.get_by_label("Dose number").input_value() == "2"
+    assert page.get_by_label("Volume (mL)").input_value() == volume
+    assert page.get_by_label("Injection site").input_value() == "left_deltoid"
     walk.shot("dose-2-refused-inside-72-hours")
 
     # -- ... and doses 1 and 2 of the participant randomized three days ago, 73 h apart
@@ -465,6 +473,15 @@ def _walk(walk: Walk) -> None:
     walk.go(f"/participants/{early}/calendar/")
     assert page.locator("table.calendar").count() == 1
     walk.shot("calendar-after-two-doses")
+    # The Data tab: every value with its versions, filtered by form without leaving the section.
+    page.locator('nav[aria-label="Participant sections"]').get_by_role("link", name="Data").click()
+    page.wait_for_url(f"**/participants/{early}/data/")
+    page.get_by_label("Filter by form").select_option("STUDY-DRUG")
+    page.get_by_role("button", name="Show").click()
+    page.wait_for_url("**/data/?form=STUDY-DRUG*")
+    forms = page.locator("#items-h ~ table tbody tr td:first-child").all_inner_texts()
+    assert forms and set(forms) == {"STUDY-DRUG"}, forms
+    walk.shot("data-tab-filtered")
     # The doses filled the STUDY-DRUG form of their visits.
     walk.go(f"/participants/{early}/forms/STUDY-DRUG/?visit=DOSE2")
     assert page.locator('[name="injection_site"]').input_value() == "left_deltoid"

@@ -66,7 +66,7 @@ def _ward_view(client: Client, participant: Any) -> str:
     """The syringe list of the participant's page, with the participant's own identifiers blanked."""
     from iliad7.store.models import AllocationSlot
 
-    page = client.get(f"/participants/{participant.screening_number}/").content.decode()
+    page = client.get(f"/participants/{participant.screening_number}/doses/").content.decode()
     section = re.search(r'<ul id="syringes">.*?</ul>', page, re.S)
     assert section is not None, page[-2000:]
     kit = AllocationSlot.objects.get(participant=participant).kit_code
@@ -137,8 +137,9 @@ def test_the_resupply_alert_goes_to_the_unblinded_pharmacist_only(arms: dict[str
         home = client.get("/").content.decode()
         assert "Re-supply" not in home and "re-supply" not in home, who
         for participant in arms.values():
-            page = client.get(f"/participants/{participant.screening_number}/").content.decode()
-            assert "supply" not in page and "vial" not in page, who
+            for section in ("", "doses/"):
+                page = client.get(f"/participants/{participant.screening_number}/{section}").content.decode()
+                assert "supply" not in page and "vial" not in page, (who, section)
     record_drug_receipt(
         site_code="MSKCC", lot="L2", expiry=date.today() + timedelta(days=300), vials=20, acting_user=staff["rx"],
         channel="web",

@@ -360,3 +360,20 @@ def test_no_page_answers_5xx_to_hostile_form_fields_or_query_strings(who, staff,
                         failures.append(f"POST {target} {name}={value[:20]!r}: {answer.status_code}")
     assert submitted > 20 or who == "infection-adjudicator", submitted  # no infection is reported in this trial
     assert failures == [], "\n".join(failures[:40])
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"\x00\u00fe": True, "kind": "odm"},  # a NUL in a key: the fuzzer's finding (CI, 2026-12-05)
+        {"kind": "odm\x00"},
+        {"kind": "odm", "note": "\ud800"},  # a lone surrogate is not text
+    ],
+)
+def test_text_no_column_can_hold_is_a_documented_validation_error_under_the_api(body, coordinator, api_post) -> None:  # type: ignore[no-untyped-def]
+    # Every body-taking API operation documents 422 for a refused body; a 400 here is undocumented.
+    before = _row_counts()
+    response = api_post(coordinator, "/api/exports", body)
+    assert response.status_code == 422, response.content[:300]
+    assert response.json()["field"] in ("body", "kind", "note")
+    assert _row_counts() == before

@@ -184,7 +184,7 @@ def test_items_are_recorded_and_corrected_with_their_history(staff, trial, login
         client, f"/api/participants/{sn}/items", {"form": "VITALS", "item": "pulse", "value": 5, "instance": 0}
     )
     assert wrong_type.status_code == 422 and wrong_type.json()["field"] in ("value", "instance")
-    page = client.get(f"/participants/{sn}/").content.decode()
+    page = client.get(f"/participants/{sn}/data/").content.decode()
     assert "transcription error" in page and "v1: 88" in page
 
 

@@ -57,6 +57,9 @@ PAGES = (
     "/dashboard/",
     "/dashboard/?state=open_query&visit=BASELINE",
     "/trial/",
+    "/participants/{sn}/doses/",
+    "/participants/{sn}/data/",
+    "/participants/{sn}/data/?form=VITALS&page=2",
 )
 # The arm's names as they would appear in a page. "CYT107" is also the product's
 # name in the trial's title and texts, so in pages only a word that can only be

@@ -210,13 +210,20 @@ def test_site_staff_record_a_dose_given_on_the_participant_page(staff, trial, lo
         "volume_ml": str(prepared.volume_ml),
     }
     refused = _post(client, url, {**data, "volume_ml": "99"})
-    assert refused.status_code == 302
+    assert refused.status_code == 400
     assert not DoseAdministration.objects.filter(participant=participant).exists()
+    # The refusal is shown beside the volume, with what was typed kept (nothing to type again).
+    shown = refused.content.decode()
+    assert 'name="volume_ml" inputmode="decimal" size="6" required value="99"' in shown
+    assert '<p class="msg-error">dose 1 refused: 99 mL is more than the syringe' in shown, shown[-3000:]
+    assert f'value="{data["given_at"]}"' in shown
     assert _post(client, url, data).status_code == 302
     dose = DoseAdministration.objects.get(participant=participant)
     assert dose.channel == "web" and dose.injection_site == "right_deltoid"
-    page = client.get(f"/participants/{participant.screening_number}/").content.decode()
-    assert "Right deltoid" in page and "status-done" in page
+    page = client.get(f"/participants/{participant.screening_number}/doses/").content.decode()
+    assert "Right deltoid" in page
+    calendar = client.get(f"/participants/{participant.screening_number}/calendar/").content.decode()
+    assert "status-done" in calendar
     # The dose record filled the STUDY-DRUG form of its visit.
     form = client.get(f"/participants/{participant.screening_number}/forms/STUDY-DRUG/?visit=BASELINE").content.decode()
     assert 'value="right_deltoid" selected' in form and str(prepared.volume_ml) in form
@@ -224,9 +231,10 @@ def test_site_staff_record_a_dose_given_on_the_participant_page(staff, trial, lo
 
 def test_the_dose_form_offers_the_study_drug_choices(staff, trial, login) -> None:  # type: ignore[no-untyped-def]
     participant = trial["randomized@MDACC"]
-    page = login(staff["coordinator@MDACC"]).get(f"/participants/{participant.screening_number}/").content.decode()
-    sites = re.search(r'<select id="d-site" name="injection_site" required>(.*?)</select>', page, re.S)
-    reactions = re.search(r'<select id="d-react" name="local_reaction">(.*?)</select>', page, re.S)
+    page = login(staff["coordinator@MDACC"]).get(f"/participants/{participant.screening_number}/doses/")
+    page = page.content.decode()
+    sites = re.search(r'<select id="d-site" name="injection_site" required[^>]*>(.*?)</select>', page, re.S)
+    reactions = re.search(r'<select id="d-react" name="local_reaction"[^>]*>(.*?)</select>', page, re.S)
     assert sites and reactions
     assert re.findall(r'<option value="([^"]+)">', sites.group(1)) == [
         "left_deltoid", "right_deltoid", "left_thigh", "right_thigh", "other",
@@ -288,10 +296,13 @@ def test_the_value_form_on_the_participant_page_checks_against_the_protocol(staf
     )
     for field, wrong, message in cases:
         answer = _post(client, url, {**good, field: wrong})
-        assert answer.status_code == 302
+        assert answer.status_code == 400
         assert not ItemValue.objects.filter(participant=participant, form__in=("LAB", "vitals")).exists(), field
-        shown = client.get(f"/participants/{participant.screening_number}/").content.decode()
-        assert message in shown, (field, wrong, re.findall(r'class="messages".*?</ul>', shown, re.S))
+        shown = answer.content.decode()
+        assert message in shown, (field, wrong, re.findall(r'class="messages".*?</div>', shown, re.S))
+        # Beside its field, and what was typed is kept.
+        assert re.search(rf'<span id="it-{field}-msg" class="field-msg">[^<]+</span>', shown), (field, shown[-3000:])
+        assert f'value="{wrong}"' in shown, field
     assert _post(client, url, good).status_code == 302
     stored = ItemValue.objects.get(participant=participant, form="LAB", item="alc")
     assert (stored.value, stored.unit, stored.visit) == ("650", "cells/uL", "DOSE3")

@@ -71,6 +71,9 @@ def test_every_role_gets_every_page_as_the_access_rules_say(staff, trial, login)
         sn = participant.screening_number
         per_participant = {
             f"/participants/{sn}/": C.VIEW_PARTICIPANTS,
+            f"/participants/{sn}/calendar/": C.VIEW_PARTICIPANTS,
+            f"/participants/{sn}/doses/": C.VIEW_PARTICIPANTS,
+            f"/participants/{sn}/data/": C.VIEW_PARTICIPANTS,
             f"/participants/{sn}/screening/": C.SCREEN_PARTICIPANT,
             f"/participants/{sn}/consent/": C.RECORD_CONSENT,
             f"/participants/{sn}/randomize/": C.RANDOMIZE,
@@ -111,12 +114,15 @@ def test_participant_page_shows_status_screening_consent_calendar_and_doses(staf
     assert participant.usubjid in page and "on_treatment" in page
     assert "verdict-eligible" in page and "INC-ALC" in page
     assert "Dr Consenter" in page and "v1.0" in page
-    assert "Visit calendar" in page and 'class="status status-done">done<' in page
-    assert "Left deltoid" in page  # the STUDY-DRUG label of left_deltoid
-    assert "Record a dose given" in page
-    # A participant not yet randomized has no calendar.
+    assert "Next visit" in page and "1 done" in page
+    doses = login(staff["coordinator@MSKCC"]).get(f"/participants/{participant.screening_number}/doses/")
+    assert "Left deltoid" in doses.content.decode()  # the STUDY-DRUG label of left_deltoid
+    assert "Record a dose given" in doses.content.decode()
+    # A participant not yet randomized has no calendar nor doses.
     other = login(staff["coordinator@MSKCC"]).get(f"/participants/{trial['new@MSKCC'].screening_number}/")
-    assert "Visit calendar" not in other.content.decode() and "No screening record saved yet" in other.content.decode()
+    assert "Calendar and forms" not in other.content.decode() and ">Doses<" not in other.content.decode()
+    assert "No screening record saved yet" in other.content.decode()
+    assert "Next visit" not in other.content.decode()
 
 
 def test_screening_log_counts_by_failed_criterion(staff, trial, login, example_record) -> None:  # type: ignore[no-untyped-def]

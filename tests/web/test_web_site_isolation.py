@@ -13,6 +13,9 @@ PAGE_TEMPLATES = (
     "/participants/{sn}/randomize/",
     "/participants/{sn}/unblind/",
     "/participants/{sn}/pharmacy/",
+    "/participants/{sn}/calendar/",
+    "/participants/{sn}/doses/",
+    "/participants/{sn}/data/",
 )
 POST_PAGES = (
     "/participants/{sn}/screening/",
@@ -23,6 +26,7 @@ POST_PAGES = (
     "/participants/{sn}/unblind/",
     "/participants/{sn}/items/",
     "/participants/{sn}/doses/",
+    "/participants/{sn}/doses/correct",
     "/participants/{sn}/pharmacy/",
 )
 

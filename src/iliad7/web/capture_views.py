@@ -26,6 +26,7 @@ from iliad7.inputs import MAX_INSTANCE, bounded_int
 from iliad7.protocol import load_protocol
 from iliad7.store import access, actions
 from iliad7.web import ecrf, reads
+from iliad7.web.participant_tabs import tab_context
 from iliad7.web.views import CHANNEL, _participant, _refusal, _user, page
 
 
@@ -94,7 +95,7 @@ def calendar(request: HttpRequest, screening_number: str) -> HttpResponse:
             }
         )
     context = {
-        "participant": participant,
+        **tab_context(participant, user, "calendar"),
         "plan": plan,
         "rows": rows,
         "events": events,
@@ -390,7 +391,7 @@ def casebook(request: HttpRequest, screening_number: str) -> HttpResponse:
     ]
     sees_queries = access.can(user, Capability.VIEW_QUERIES, site)
     context = {
-        "participant": participant,
+        **tab_context(participant, user, "casebook"),
         "forms": forms,
         "queries": reads.participant_queries(participant) if sees_queries else [],
         "sees_queries": sees_queries,

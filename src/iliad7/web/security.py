@@ -92,7 +92,7 @@ class NulCharacterMiddleware:
     PostgreSQL cannot hold NUL in text (a query or an insert with one fails), a lone UTF-16
     surrogate (`\\ud800` in JSON) is not text at all, and no name or value of the trial has either.
     In the address or its query string nothing can match them: 404. In a submitted form or JSON
-    body: 400 naming the field, in the API's error shape under /api/.
+    body: 400 naming the field, or under /api/ 422 in the API's validation-error shape.
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
@@ -105,7 +105,10 @@ class NulCharacterMiddleware:
             return self._answer(request, 404, "", "not found")
         field = self._body_field(request)
         if field is not None:
-            return self._answer(request, 400, field, "holds a NUL character; send plain text")
+            # Under /api/ it is a validation error like any other (422, the status every body-taking
+            # operation documents); a page's form answers 400.
+            status = 422 if request.path.startswith("/api") else 400
+            return self._answer(request, status, field, "holds a NUL character; send plain text")
         return self.get_response(request)
 
     @staticmethod

@@ -37,9 +37,10 @@ from iliad7.errors import (
     ReauthenticationFailed,
     TooManyAttempts,
 )
-from iliad7.inputs import DB_INT_MAX, MAX_INSTANCE, bounded_int
+from iliad7.inputs import DB_INT_MAX, bounded_int
 from iliad7.store import access, actions
 from iliad7.web import reads, screening_form
+from iliad7.web.participant_tabs import tab_context
 
 CHANNEL = "web"
 View = Callable[..., HttpResponseBase]
@@ -156,16 +157,64 @@ def dismiss_notice(request: HttpRequest, notice_id: int) -> HttpResponseBase:
     return redirect("web:home")
 
 
+# The participant list's sort orders: (label, ordering); screening number breaks ties.
+_PARTICIPANT_SORTS = {
+    "screening_number": ("Screening number", ("screening_number",)),
+    "usubjid": ("USUBJID", ("usubjid", "screening_number")),
+    "site": ("Site", ("site__code", "screening_number")),
+    "status": ("Status", ("status", "screening_number")),
+    "newest": ("Newest first", ("-created_at", "screening_number")),
+}
+
+
 @page
 def participant_list(request: HttpRequest) -> HttpResponse:
+    """The participants the user may see: search by screening number or USUBJID, filter by site and
+    status, sort by any column. An unknown filter value is named, never silently ignored."""
+    from django.db.models import Q
+
+    from iliad7.accounts.status import ParticipantStatus
+
     user = _user(request)
-    participants = list(access.visible_participants(user).order_by("screening_number"))
+    visible = access.visible_participants(user).select_related("site")
+    sites = sorted(visible.values_list("site__code", flat=True).distinct())
+    statuses = [s.value for s in ParticipantStatus]
+    query = request.GET.get("q", "").strip()[:40]
+    site = request.GET.get("site", "").strip()
+    status = request.GET.get("status", "").strip()
+    sort = request.GET.get("sort", "").strip() or "screening_number"
+    problems = []
+    if site and site not in sites:
+        problems.append(f"site: {site!r} is none of your sites ({', '.join(sites) or 'none'})")
+    if status and status not in statuses:
+        problems.append(f"status: {status!r} is not a participant status")
+    if sort not in _PARTICIPANT_SORTS:
+        problems.append(f"sort: {sort!r} is not one of {', '.join(_PARTICIPANT_SORTS)}")
+        sort = "screening_number"
+    shown = visible
+    if query:
+        shown = shown.filter(Q(screening_number__icontains=query) | Q(usubjid__icontains=query))
+    if site:
+        shown = shown.filter(site__code=site)
+    if status:
+        shown = shown.filter(status=status)
+    participants = list(shown.order_by(*_PARTICIPANT_SORTS[sort][1]))
     screen_sites = list(access.visible_sites(user, Capability.SCREEN_PARTICIPANT))
-    return render(
-        request,
-        "iliad7/web/participants.html",
-        {"participants": participants, "screen_sites": screen_sites},
-    )
+    context = {
+        "participants": participants,
+        "total": visible.count(),
+        "screen_sites": screen_sites,
+        "sites": sites,
+        "statuses": statuses,
+        "sorts": [(key, label) for key, (label, _) in _PARTICIPANT_SORTS.items()],
+        "q": query,
+        "site": site,
+        "status": status,
+        "sort": sort,
+        "problems": problems,
+        "filtered": bool(query or site or status),
+    }
+    return render(request, "iliad7/web/participants.html", context, status=400 if problems else 200)
 
 
 @page
@@ -180,147 +229,6 @@ def participant_create(request: HttpRequest) -> HttpResponseBase:
         return redirect("web:participants")
     messages.success(request, f"Participant {participant.screening_number} created at {participant.site.code}.")
     return redirect("web:screening", screening_number=participant.screening_number)
-
-
-@page
-def participant_detail(request: HttpRequest, screening_number: str) -> HttpResponse:
-    user = _user(request)
-    participant = _participant(request, screening_number)
-    site = participant.site
-    _record, saved = reads.screening_data(participant)
-    plan = reads.full_calendar(participant)
-    day0, visits = plan.day0, plan.visits
-    can_screen = access.can(user, Capability.SCREEN_PARTICIPANT, site)
-    tasks = []
-    if can_screen:
-        tasks = [t for t in actions.open_reconsent_tasks(user) if t.participant.pk == participant.pk]
-    context = {
-        "participant": participant,
-        "screening": reads.saved_verdict(saved),
-        "saved_screening": saved,
-        "consents": actions.consents_of(participant),
-        "randomization": actions.randomization_of(participant),
-        "doses": _dose_rows(actions.doses_given(participant)),
-        "syringes": reads.syringes(participant) if participant.usubjid else [],
-        "day0": day0,
-        "visits": visits,
-        "items": reads.items_with_history(participant),
-        "can_record": access.can(user, Capability.RECORD_DATA, site),
-        "can_screen": can_screen,
-        "can_consent": access.can(user, Capability.RECORD_CONSENT, site),
-        "can_randomize": access.can(user, Capability.RANDOMIZE, site),
-        "can_unblind": access.can(user, Capability.UNBLIND, site) and bool(participant.usubjid),
-        "can_dose": access.can(user, Capability.RECORD_DOSE, site) and bool(participant.usubjid),
-        "can_correct_dose": access.can(user, Capability.RECORD_DOSE, site)
-        and access.can(user, Capability.SIGN_CASEBOOK, site),
-        "pharmacist": access.can(user, Capability.PREPARE_DOSE, site),
-        "reconsent_tasks": tasks,
-        "dose_choices": _dose_choices(),
-    }
-    return render(request, "iliad7/web/participant.html", context)
-
-
-def _dose_rows(doses: list[Any]) -> list[dict[str, Any]]:
-    """The doses given, with the injection site and local reaction by their STUDY-DRUG labels."""
-    labels = {name: {c.code: c.label for c in choices} for name, choices in _dose_choices().items()}
-    return [
-        {
-            "dose": d,
-            "injection_site": labels["injection_site"].get(d.injection_site, d.injection_site),
-            "local_reaction": labels["local_reaction"].get(d.local_reaction, d.local_reaction),
-        }
-        for d in doses
-    ]
-
-
-def _dose_choices() -> dict[str, Any]:
-    """The STUDY-DRUG form's injection sites and local reactions, for the dose-recording form."""
-    from iliad7.protocol import load_protocol
-
-    form = load_protocol().form("STUDY-DRUG")
-    return {name: form.item(name).choices for name in ("injection_site", "local_reaction")}
-
-
-@page
-@require_POST
-def item_record(request: HttpRequest, screening_number: str) -> HttpResponseBase:
-    participant = _participant(request, screening_number)
-    post = request.POST
-    try:
-        instance = bounded_int("instance", post.get("instance", "1").strip() or "1", 1, MAX_INSTANCE)
-        from iliad7.store.actions.items import record_form_item
-
-        record_form_item(
-            participant,
-            form=post.get("form", ""),
-            item=post.get("item", ""),
-            value=post.get("value", ""),
-            unit=post.get("unit", ""),
-            visit=post.get("visit", ""),
-            instance=instance,
-            acting_user=_user(request),
-            channel=CHANNEL,
-            reason=post.get("reason", ""),
-        )
-    except InputError as exc:
-        messages.error(request, _refusal(exc))
-    else:
-        messages.success(request, "Value recorded.")
-    return redirect("web:participant", screening_number=screening_number)
-
-
-@page
-@require_POST
-def dose_given(request: HttpRequest, screening_number: str) -> HttpResponseBase:
-    """Record a dose given at the bedside (site staff); the action checks the window and the 72 h."""
-    participant = _participant(request, screening_number)
-    post = request.POST
-    try:
-        number = bounded_int("dose_number", post.get("dose_number", ""), 1, DB_INT_MAX, what="the dose number")
-        actions.record_dose_given(
-            participant,
-            number,
-            given_at=_utc(post.get("given_at", ""), "given_at"),
-            injection_site=post.get("injection_site", ""),
-            volume_ml=_decimal(post.get("volume_ml", ""), "volume_ml"),
-            local_reaction=post.get("local_reaction", "").strip() or "none",
-            acting_user=_user(request),
-            channel=CHANNEL,
-        )
-    except Iliad7Error as exc:
-        messages.error(request, f"Dose not recorded: {_refusal(exc)}")
-    else:
-        messages.success(request, f"Dose {number} recorded.")
-    return redirect("web:participant", screening_number=screening_number)
-
-
-@page
-@require_POST
-def dose_correct(request: HttpRequest, screening_number: str) -> HttpResponseBase:
-    """A signed correction of a dose given (the site's investigator): a new version with its reason."""
-    participant = _participant(request, screening_number)
-    post = request.POST
-    try:
-        number = bounded_int("dose_number", post.get("dose_number", "").strip(), 1, 7, what="the dose number")
-        actions.correct_dose(
-            participant,
-            number,
-            reason=post.get("reason", ""),
-            password=post.get("password", ""),
-            otp_token=post.get("otp_token", ""),
-            acting_user=_user(request),
-            channel=CHANNEL,
-            given_at=_utc(post["given_at"], "given_at") if post.get("given_at", "").strip() else None,
-            injection_site=post.get("injection_site", "").strip() or None,
-            volume_ml=_decimal(post["volume_ml"], "volume_ml") if post.get("volume_ml", "").strip() else None,
-            local_reaction=post.get("local_reaction", "").strip() or None,
-            source=request,
-        )
-    except Iliad7Error as exc:
-        messages.error(request, f"Dose not corrected: {_refusal(exc)}")
-    else:
-        messages.success(request, f"Dose {number} corrected and signed.")
-    return redirect("web:participant", screening_number=screening_number)
 
 
 # ---------------------------------------------------------------- screening
@@ -656,7 +564,7 @@ def pharmacy(request: HttpRequest, screening_number: str) -> HttpResponse:
             return redirect("web:pharmacy", screening_number=screening_number)
     arm = access.access_allocation(user, participant) if participant.usubjid else None
     context = {
-        "participant": participant,
+        **tab_context(participant, user, "pharmacy"),
         "arm": arm,
         "randomization": actions.randomization_of(participant),
         "worksheet": actions.pharmacy_worksheet(participant, acting_user=user, channel=CHANNEL),
