@@ -267,8 +267,10 @@ def test_an_odd_number_stored_before_the_rule_breaks_no_page(staff, trial, login
     assert link in listing.content.decode()
     assert client.get(link).status_code == 200  # the link reaches the participant, nowhere else
     assert client.get(link).context["participant"].pk == odd.pk
-    for path in ("/api/participants/%00", "/participants/%00/", "/api/screening-log?site=%00"):
+    for path in ("/api/participants/%00", "/participants/%00/", "/participants/?q=%00"):
         assert client.get(path).status_code == 404, path  # NUL matches nothing (and PostgreSQL is not asked)
+    refused = client.get("/api/screening-log?site=%00")  # an API query parameter is input: named, as documented
+    assert (refused.status_code, refused.json()["field"]) == (422, "site")
 
 
 def test_the_fhir_proposal_file_stays_in_imports_fhir_whatever_the_number(staff, trial, tmp_path, settings) -> None:  # type: ignore[no-untyped-def]

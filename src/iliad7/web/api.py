@@ -477,7 +477,9 @@ def list_participants(request: HttpRequest) -> list[dict[str, Any]]:
     return [_participant_out(p) for p in access.visible_participants(_user(request)).order_by("screening_number")]
 
 
-@api.post("/participants", response={201: ParticipantOut, 400: ErrorOut, 403: ErrorOut}, tags=["participants"])
+@api.post(
+    "/participants", response={201: ParticipantOut, 400: ErrorOut, 403: ErrorOut, 422: ErrorOut}, tags=["participants"]
+)
 def create_participant(request: HttpRequest, payload: ParticipantIn) -> Any:
     """Screen a new participant at one of the user's sites (status `screened`)."""
     from iliad7.store.actions import create_participant as create
@@ -544,7 +546,7 @@ def list_items(request: HttpRequest, screening_number: str) -> list[dict[str, An
 
 @api.post(
     "/participants/{screening_number}/items",
-    response={201: ItemOut, 400: ErrorOut, 403: ErrorOut, 404: ErrorOut},
+    response={201: ItemOut, 400: ErrorOut, 403: ErrorOut, 404: ErrorOut, 422: ErrorOut},
     tags=["items"],
 )
 def record_item(request: HttpRequest, screening_number: str, payload: ItemIn) -> Any:
@@ -651,7 +653,7 @@ def save_screening(request: HttpRequest, screening_number: str) -> Any:
 
 @api.post(
     "/participants/{screening_number}/screen-failure",
-    response={200: ParticipantOut, 400: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut},
+    response={200: ParticipantOut, 400: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut},
     tags=["screening"],
 )
 def screen_failure(request: HttpRequest, screening_number: str, payload: ReasonIn) -> dict[str, Any]:
@@ -662,7 +664,7 @@ def screen_failure(request: HttpRequest, screening_number: str, payload: ReasonI
     return _participant_out(participant)
 
 
-@api.get("/screening-log", response={200: dict[str, dict[str, Any]], 404: ErrorOut}, tags=["screening"])
+@api.get("/screening-log", response={200: dict[str, dict[str, Any]], 404: ErrorOut, 422: ErrorOut}, tags=["screening"])
 def get_screening_log(request: HttpRequest, site: str | None = None) -> Any:
     """Per visible site: screened, by latest verdict, failed, consented, randomized, and ineligible by criterion."""
     return _plain(actions.screening_log(_user(request), site_code=site))
@@ -673,7 +675,7 @@ def get_screening_log(request: HttpRequest, site: str | None = None) -> Any:
 
 @api.post(
     "/participants/{screening_number}/consent",
-    response={201: ConsentOut, 400: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut},
+    response={201: ConsentOut, 400: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut},
     tags=["consent"],
 )
 def record_consent(request: HttpRequest, screening_number: str, payload: ConsentIn) -> Any:
@@ -701,7 +703,7 @@ class ReconsentIn(Schema):
 
 @api.post(
     "/participants/{screening_number}/reconsent",
-    response={201: ConsentOut, 400: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut},
+    response={201: ConsentOut, 400: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut},
     tags=["consent"],
 )
 def record_reconsent(request: HttpRequest, screening_number: str, payload: ReconsentIn) -> Any:
@@ -742,7 +744,7 @@ def reconsent_tasks(request: HttpRequest) -> Any:
 
 @api.post(
     "/participants/{screening_number}/randomize",
-    response={200: RandomizationOut, 400: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut},
+    response={200: RandomizationOut, 400: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut},
     tags=["randomization"],
 )
 def randomize(request: HttpRequest, screening_number: str, payload: RandomizeIn) -> dict[str, Any]:
@@ -1336,7 +1338,7 @@ def _form_id(form_id: str) -> str:
 
 @api.get(
     "/participants/{screening_number}/forms/{form_id}",
-    response={200: FormOut, 404: ErrorOut},
+    response={200: FormOut, 404: ErrorOut, 422: ErrorOut},
     tags=["forms"],
 )
 def get_form(

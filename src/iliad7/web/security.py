@@ -91,17 +91,22 @@ class NulCharacterMiddleware:
 
     PostgreSQL cannot hold NUL in text (a query or an insert with one fails), a lone UTF-16
     surrogate (`\\ud800` in JSON) is not text at all, and no name or value of the trial has either.
-    In the address or its query string nothing can match them: 404. In a submitted form or JSON
-    body: 400 naming the field, or under /api/ 422 in the API's validation-error shape.
+    In the address nothing can match them: 404; in a page's query string too. In an API query
+    parameter or a JSON body: 422 naming the field, in the API's validation-error shape (the status
+    every such operation documents); in a page's submitted form: 400 naming the field.
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponseBase:
-        if "\x00" in request.path or any(
-            "\x00" in k or any("\x00" in v for v in values) for k, values in request.GET.lists()
-        ):
+        if "\x00" in request.path:
+            return self._answer(request, 404, "", "not found")
+        query = next((k for k, values in request.GET.lists() if "\x00" in k or any("\x00" in v for v in values)), None)
+        if query is not None:
+            # A page's filter matches nothing: 404. An API query parameter is input like a body field.
+            if request.path.startswith("/api"):
+                return self._answer(request, 422, query.replace("\x00", "") or "query", "holds a NUL character")
             return self._answer(request, 404, "", "not found")
         field = self._body_field(request)
         if field is not None:
