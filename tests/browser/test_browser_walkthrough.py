@@ -349,7 +349,7 @@ def _screening(walk: Walk) -> str:
     from iliad7.web import screening_form
 
     page = walk.go("/participants/")
-    page.get_by_label("Site").select_option("MSKCC")
+    page.get_by_label("Site of the new participant").select_option("MSKCC")
     page.get_by_role("button", name="New participant").click()
     page.wait_for_url(re.compile(r"/screening/$"))
     number = page.url.rstrip("/").split("/")[-2]
