@@ -11,7 +11,7 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -328,11 +328,12 @@ def test_huge_numbers_are_field_errors_not_server_errors(staff, trial, login) ->
 
 def test_the_infection_adjudicator_reads_the_reported_infections_and_no_lab_value(staff, trial, login) -> None:  # type: ignore[no-untyped-def]
     from iliad7.store import actions
+    from iliad7.store.actions.pharmacy import site_zone
 
     participant = trial["randomized@MSKCC"]
     actions.save_form(
         participant, "SECONDARY-INFECTION",
-        {"onset_date": participant.created_at.date().isoformat(), "infection_site": "bloodstream",
+        {"onset_date": datetime.now(site_zone(participant.site)).date().isoformat(), "infection_site": "bloodstream",
          "organism_type": "bacterial", "organism": "Klebsiella pneumoniae", "culture_confirmed": "true"},
         instance=1, acting_user=staff["coordinator@MSKCC"], channel="web",
     )  # fmt: skip

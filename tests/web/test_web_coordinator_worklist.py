@@ -180,9 +180,10 @@ def test_statuses_are_shown_in_words_and_the_phone_layout_keeps_the_status_colum
 def test_a_signed_casebook_changed_after_its_signature_is_no_longer_shown_as_signed(
     staff: Any, trial: Any, login: Any, capture_values: Any, totp: Any
 ) -> None:
-    from django.utils import timezone
+    from datetime import datetime
 
     from iliad7.store import actions
+    from iliad7.store.actions.pharmacy import site_zone
     from iliad7.store.models import DataQuery
 
     participant = trial["randomized@MSKCC"]
@@ -192,7 +193,7 @@ def test_a_signed_casebook_changed_after_its_signature_is_no_longer_shown_as_sig
     actions.answer_query(query, text="560 confirmed", acting_user=coordinator, channel="web")
     actions.close_query(query, acting_user=staff["monitor@MSKCC"], channel="web")
     saved_vitals = capture_values.fill_visit(participant, "BASELINE", coordinator)["VITALS"]
-    today = timezone.localdate().isoformat()
+    today = datetime.now(site_zone(participant.site)).date().isoformat()  # the site's day, not the server's
     actions.save_form(
         participant, "END-OF-STUDY", {"end_status": "completed", "end_date": today}, acting_user=coordinator,
         channel="web",
